@@ -14,3 +14,7 @@ pub mod wire;
 
 pub use seq::SeqNumber;
 pub use time::{Duration, Instant};
+pub mod endpoint;
+pub mod tuple;
+
+pub use tuple::FourTuple;
