@@ -58,6 +58,10 @@ pub enum WireError {
     /// The output buffer is too small for what was asked.
     #[error("output buffer too small: need {needed} bytes, have {got}")]
     BufferTooSmall { needed: usize, got: usize },
+    /// The packet to emit would be longer than its length field can state (IPv4 total
+    /// length is 16 bits, RFC 791 §3.1); send less data per segment.
+    #[error("packet too long: {len} bytes, the most an IPv4 packet can be is {max}")]
+    PacketTooLong { len: usize, max: usize },
 }
 
 /// TCP control bits, RFC 9293 §3.1.

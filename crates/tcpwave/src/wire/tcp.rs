@@ -1,0 +1,579 @@
+//! TCP header (RFC 9293 §3.1): a zero-copy view [`TcpPacket`], parsing and emitting
+//! [`TcpRepr`], and the IPv4+TCP helpers the engine, the TUN runtime and the simulator use.
+//!
+//! Read RFC 9293 §3.1 (header format, checksum) and §3.2 (options) first; the options
+//! themselves live in `options.rs`.
+//!
+//! To receive: [`parse_ipv4_tcp`] takes a whole IPv4 packet (from a TUN device or a pcap
+//! record), verifies both checksums and returns the headers plus the TCP payload borrowed
+//! from the input. To send: [`ipv4_tcp_len`] says how many bytes a segment needs and
+//! [`emit_ipv4_tcp`] (or [`emit_ipv4_tcp_in_place`], when the payload was copied into the
+//! buffer already) writes it.
+
+use super::checksum;
+use super::options::{emit_options, options_len, parse_options};
+use super::{Ipv4Packet, Ipv4Repr, TcpFlags, TcpRepr, WireError, IPV4_HEADER_LEN, IP_PROTO_TCP};
+use crate::seq::SeqNumber;
+use core::net::Ipv4Addr;
+
+/// Length of a TCP header without options (data offset 5).
+pub const TCP_HEADER_LEN: usize = 20;
+
+/// The largest TCP segment the 16-bit length of the pseudo-header (and of an IPv4 packet)
+/// allows.
+const SEGMENT_LEN_MAX: usize = u16::MAX as usize;
+
+/// Byte offsets of the TCP header fields (RFC 9293 §3.1).
+mod field {
+    pub type Field = core::ops::Range<usize>;
+    pub const SRC_PORT: Field = 0..2;
+    pub const DST_PORT: Field = 2..4;
+    pub const SEQ_NUM: Field = 4..8;
+    pub const ACK_NUM: Field = 8..12;
+    /// Data offset in 32-bit words (high nibble); the low nibble is reserved.
+    pub const DATA_OFFSET: usize = 12;
+    /// Control bits CWR ECE URG ACK PSH RST SYN FIN.
+    pub const FLAGS: usize = 13;
+    pub const WINDOW: Field = 14..16;
+    pub const CHECKSUM: Field = 16..18;
+    pub const URGENT: Field = 18..20;
+}
+
+/// A read/write view of a TCP segment (header, options, payload) in a caller's buffer.
+///
+/// The buffer must be exactly the segment, i.e. the IPv4 payload, since the checksum covers
+/// all of it. Made with [`TcpPacket::new_checked`], no accessor panics; with
+/// [`TcpPacket::new_unchecked`] the caller promises the buffer is long enough.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpPacket<T: AsRef<[u8]>> {
+    buffer: T,
+}
+
+fn read_u16(bytes: &[u8], range: field::Field) -> u16 {
+    let word = &bytes[range];
+    u16::from_be_bytes([word[0], word[1]])
+}
+
+fn read_u32(bytes: &[u8], range: field::Field) -> u32 {
+    let word = &bytes[range];
+    u32::from_be_bytes([word[0], word[1], word[2], word[3]])
+}
+
+impl<T: AsRef<[u8]>> TcpPacket<T> {
+    /// Wraps `buffer` without checking anything; see the type's docs for the contract.
+    pub const fn new_unchecked(buffer: T) -> TcpPacket<T> {
+        TcpPacket { buffer }
+    }
+
+    /// Wraps `buffer` after [`TcpPacket::check_len`] so that no accessor can panic.
+    pub fn new_checked(buffer: T) -> Result<TcpPacket<T>, WireError> {
+        let packet = TcpPacket::new_unchecked(buffer);
+        packet.check_len()?;
+        Ok(packet)
+    }
+
+    /// Checks that the buffer holds the fixed header ([`WireError::Truncated`]) and that the
+    /// data offset is at least 5 words and within the buffer ([`WireError::BadDataOffset`]).
+    pub fn check_len(&self) -> Result<(), WireError> {
+        let got = self.buffer.as_ref().len();
+        if got < TCP_HEADER_LEN {
+            return Err(WireError::Truncated {
+                needed: TCP_HEADER_LEN,
+                got,
+            });
+        }
+        let header_len = self.header_len();
+        if header_len < TCP_HEADER_LEN || header_len > got {
+            return Err(WireError::BadDataOffset(self.data_offset()));
+        }
+        Ok(())
+    }
+
+    /// Gives the buffer back.
+    pub fn into_inner(self) -> T {
+        self.buffer
+    }
+
+    /// Source port.
+    pub fn src_port(&self) -> u16 {
+        read_u16(self.buffer.as_ref(), field::SRC_PORT)
+    }
+
+    /// Destination port.
+    pub fn dst_port(&self) -> u16 {
+        read_u16(self.buffer.as_ref(), field::DST_PORT)
+    }
+
+    /// Sequence number.
+    pub fn seq_number(&self) -> SeqNumber {
+        SeqNumber(read_u32(self.buffer.as_ref(), field::SEQ_NUM))
+    }
+
+    /// Acknowledgment number (meaningful only with ACK set).
+    pub fn ack_number(&self) -> SeqNumber {
+        SeqNumber(read_u32(self.buffer.as_ref(), field::ACK_NUM))
+    }
+
+    /// Data offset: header length in 32-bit words.
+    pub fn data_offset(&self) -> u8 {
+        self.buffer.as_ref()[field::DATA_OFFSET] >> 4
+    }
+
+    /// Header length in bytes, options included.
+    pub fn header_len(&self) -> usize {
+        usize::from(self.data_offset()) * 4
+    }
+
+    /// The eight control bits of byte 13 (the reserved bits of byte 12 are ignored).
+    pub fn flags(&self) -> TcpFlags {
+        TcpFlags(self.buffer.as_ref()[field::FLAGS])
+    }
+
+    /// Window field, unscaled.
+    pub fn window_len(&self) -> u16 {
+        read_u16(self.buffer.as_ref(), field::WINDOW)
+    }
+
+    /// Checksum field as stored.
+    pub fn checksum(&self) -> u16 {
+        read_u16(self.buffer.as_ref(), field::CHECKSUM)
+    }
+
+    /// Urgent pointer (meaningful only with URG set).
+    pub fn urgent_at(&self) -> u16 {
+        read_u16(self.buffer.as_ref(), field::URGENT)
+    }
+
+    /// The raw option area, between the fixed header and the data offset.
+    pub fn options(&self) -> &[u8] {
+        &self.buffer.as_ref()[TCP_HEADER_LEN..self.header_len()]
+    }
+
+    /// True when the checksum over the pseudo-header and the whole buffer verifies
+    /// (RFC 9293 §3.1).
+    pub fn verify_checksum(&self, src: Ipv4Addr, dst: Ipv4Addr) -> bool {
+        checksum::verify_tcp_checksum(src, dst, self.buffer.as_ref())
+    }
+}
+
+impl<'a, T: AsRef<[u8]> + ?Sized> TcpPacket<&'a T> {
+    /// The segment's data, after the options, borrowed for as long as the buffer.
+    pub fn payload(&self) -> &'a [u8] {
+        let buffer: &'a [u8] = self.buffer.as_ref();
+        &buffer[self.header_len()..]
+    }
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpPacket<T> {
+    fn write_field(&mut self, range: field::Field, bytes: &[u8]) {
+        self.buffer.as_mut()[range].copy_from_slice(bytes);
+    }
+
+    /// Sets the source port.
+    pub fn set_src_port(&mut self, value: u16) {
+        self.write_field(field::SRC_PORT, &value.to_be_bytes());
+    }
+
+    /// Sets the destination port.
+    pub fn set_dst_port(&mut self, value: u16) {
+        self.write_field(field::DST_PORT, &value.to_be_bytes());
+    }
+
+    /// Sets the sequence number.
+    pub fn set_seq_number(&mut self, value: SeqNumber) {
+        self.write_field(field::SEQ_NUM, &value.0.to_be_bytes());
+    }
+
+    /// Sets the acknowledgment number.
+    pub fn set_ack_number(&mut self, value: SeqNumber) {
+        self.write_field(field::ACK_NUM, &value.0.to_be_bytes());
+    }
+
+    /// Sets the data offset from a header length in bytes (a multiple of 4, 20..=60) and
+    /// clears the reserved bits.
+    pub fn set_header_len(&mut self, header_len: usize) {
+        debug_assert!(header_len & 3 == 0 && (TCP_HEADER_LEN..=60).contains(&header_len));
+        self.buffer.as_mut()[field::DATA_OFFSET] = ((header_len / 4) as u8) << 4;
+    }
+
+    /// Sets the control bits.
+    pub fn set_flags(&mut self, flags: TcpFlags) {
+        self.buffer.as_mut()[field::FLAGS] = flags.0;
+    }
+
+    /// Sets the window field (already scaled down by the caller).
+    pub fn set_window_len(&mut self, value: u16) {
+        self.write_field(field::WINDOW, &value.to_be_bytes());
+    }
+
+    /// Sets the checksum field to `value` as is.
+    pub fn set_checksum(&mut self, value: u16) {
+        self.write_field(field::CHECKSUM, &value.to_be_bytes());
+    }
+
+    /// Sets the urgent pointer.
+    pub fn set_urgent_at(&mut self, value: u16) {
+        self.write_field(field::URGENT, &value.to_be_bytes());
+    }
+
+    /// The option area, mutable.
+    pub fn options_mut(&mut self) -> &mut [u8] {
+        let range = TCP_HEADER_LEN..self.header_len();
+        &mut self.buffer.as_mut()[range]
+    }
+
+    /// The payload, mutable.
+    pub fn payload_mut(&mut self) -> &mut [u8] {
+        let start = self.header_len();
+        &mut self.buffer.as_mut()[start..]
+    }
+
+    /// Computes and stores the checksum over the pseudo-header and the whole buffer
+    /// (RFC 9293 §3.1: the checksum field is taken as zero while computing).
+    pub fn fill_checksum(&mut self, src: Ipv4Addr, dst: Ipv4Addr) {
+        self.set_checksum(0);
+        let value = checksum::tcp_checksum(src, dst, self.buffer.as_ref());
+        self.set_checksum(value);
+    }
+}
+
+impl TcpRepr {
+    /// Parses a TCP header sent from `src` to `dst` (RFC 9293 §3.1).
+    ///
+    /// Checks lengths again ([`TcpPacket::check_len`]), then, if `verify_checksum`, the
+    /// checksum ([`WireError::BadTcpChecksum`]), then the options
+    /// ([`WireError::BadOptionLength`]). The payload is [`TcpPacket::payload`].
+    pub fn parse<T: AsRef<[u8]> + ?Sized>(
+        packet: &TcpPacket<&T>,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        verify_checksum: bool,
+    ) -> Result<TcpRepr, WireError> {
+        packet.check_len()?;
+        if verify_checksum && !packet.verify_checksum(src, dst) {
+            return Err(WireError::BadTcpChecksum);
+        }
+        Ok(TcpRepr {
+            src_port: packet.src_port(),
+            dst_port: packet.dst_port(),
+            seq: packet.seq_number(),
+            ack: packet.ack_number(),
+            flags: packet.flags(),
+            window: packet.window_len(),
+            urgent: packet.urgent_at(),
+            options: parse_options(packet.options())?,
+        })
+    }
+
+    /// Bytes of header [`TcpRepr::emit`] writes: 20 plus the options in Linux's layout
+    /// (`options_len(&self.options, self.flags.syn())`), at most 60.
+    pub fn header_len(&self) -> usize {
+        TCP_HEADER_LEN + options_len(&self.options, self.flags.syn())
+    }
+
+    /// Sequence space the segment occupies, SEG.LEN of RFC 9293 §3.4: the data plus one
+    /// for SYN and one for FIN.
+    pub fn seq_len(&self, payload_len: usize) -> usize {
+        payload_len + usize::from(self.flags.syn()) + usize::from(self.flags.fin())
+    }
+
+    /// Writes header, options and `payload` into the start of `buf` with the checksum for
+    /// `src` -> `dst`, and returns the bytes written (`header_len() + payload.len()`).
+    ///
+    /// Options are written for SYN or non-SYN according to `self.flags` (see `options.rs`).
+    /// Fails with [`WireError::BufferTooSmall`] or [`WireError::PacketTooLong`].
+    pub fn emit(
+        &self,
+        buf: &mut [u8],
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        payload: &[u8],
+    ) -> Result<usize, WireError> {
+        let segment_len = self.check_room(buf.len(), payload.len())?;
+        let header_len = self.header_len();
+        if let Some(dst_payload) = buf.get_mut(header_len..segment_len) {
+            dst_payload.copy_from_slice(payload);
+        }
+        self.emit_header(buf, src, dst, payload.len())
+    }
+
+    /// Like [`TcpRepr::emit`], for a payload of `payload_len` bytes that the caller has
+    /// already copied to `buf[self.header_len()..]`: writes the header and options in front
+    /// of it and the checksum over all of it. Saves a copy when the data comes from a ring
+    /// buffer in two pieces.
+    pub fn emit_header(
+        &self,
+        buf: &mut [u8],
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        payload_len: usize,
+    ) -> Result<usize, WireError> {
+        let segment_len = self.check_room(buf.len(), payload_len)?;
+        let header_len = self.header_len();
+        let segment = &mut buf[..segment_len];
+        let options_written = match segment.get_mut(TCP_HEADER_LEN..header_len) {
+            Some(area) => emit_options(&self.options, self.flags.syn(), area)?,
+            None => 0,
+        };
+        debug_assert_eq!(TCP_HEADER_LEN + options_written, header_len);
+        let mut packet = TcpPacket::new_unchecked(segment);
+        packet.set_src_port(self.src_port);
+        packet.set_dst_port(self.dst_port);
+        packet.set_seq_number(self.seq);
+        packet.set_ack_number(self.ack);
+        packet.set_header_len(header_len);
+        packet.set_flags(self.flags);
+        packet.set_window_len(self.window);
+        packet.set_urgent_at(self.urgent);
+        packet.fill_checksum(src, dst);
+        Ok(segment_len)
+    }
+
+    /// The segment length for `payload_len`, or why it cannot be written into `room` bytes.
+    fn check_room(&self, room: usize, payload_len: usize) -> Result<usize, WireError> {
+        let segment_len = self.header_len().saturating_add(payload_len);
+        if segment_len > SEGMENT_LEN_MAX {
+            return Err(WireError::PacketTooLong {
+                len: segment_len,
+                max: SEGMENT_LEN_MAX,
+            });
+        }
+        if room < segment_len {
+            return Err(WireError::BufferTooSmall {
+                needed: segment_len,
+                got: room,
+            });
+        }
+        Ok(segment_len)
+    }
+}
+
+/// Parses a whole IPv4 packet carrying TCP, as read from a TUN device or a pcap record.
+///
+/// Verifies the IPv4 header checksum and the TCP checksum, rejects fragments and non-TCP
+/// protocols ([`WireError::NotTcp`]), and returns both headers and the TCP payload,
+/// borrowed from `buf`. Bytes after the IPv4 total length are ignored.
+pub fn parse_ipv4_tcp(buf: &[u8]) -> Result<(Ipv4Repr, TcpRepr, &[u8]), WireError> {
+    let ip_packet = Ipv4Packet::new_checked(buf)?;
+    let ip_repr = Ipv4Repr::parse(&ip_packet)?;
+    if ip_repr.protocol != IP_PROTO_TCP {
+        return Err(WireError::NotTcp(ip_repr.protocol));
+    }
+    let tcp_packet = TcpPacket::new_checked(ip_packet.payload())?;
+    let tcp_repr = TcpRepr::parse(&tcp_packet, ip_repr.src, ip_repr.dst, true)?;
+    Ok((ip_repr, tcp_repr, tcp_packet.payload()))
+}
+
+/// Bytes [`emit_ipv4_tcp`] writes for `tcp` with `payload_len` bytes of data: 20 (IPv4)
+/// plus `tcp.header_len()` plus `payload_len`. The payload starts at
+/// `ipv4_tcp_len(tcp, 0)`.
+pub fn ipv4_tcp_len(tcp: &TcpRepr, payload_len: usize) -> usize {
+    IPV4_HEADER_LEN + tcp.header_len() + payload_len
+}
+
+/// Writes a whole IPv4 packet carrying `tcp` and `payload` into the start of `buf`: a
+/// 20-byte IPv4 header with DF set, then the TCP header, options and data, both checksums
+/// filled. Returns the bytes written, [`ipv4_tcp_len`]`(tcp, payload.len())`.
+///
+/// Fails with [`WireError::BufferTooSmall`] if `buf` is shorter, or
+/// [`WireError::PacketTooLong`] past 65,535 bytes. Never allocates.
+pub fn emit_ipv4_tcp(
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    ttl: u8,
+    ident: u16,
+    tcp: &TcpRepr,
+    payload: &[u8],
+    buf: &mut [u8],
+) -> Result<usize, WireError> {
+    let total_len = check_packet_room(tcp, payload.len(), buf.len())?;
+    let payload_at = ipv4_tcp_len(tcp, 0);
+    if let Some(dst_payload) = buf.get_mut(payload_at..total_len) {
+        dst_payload.copy_from_slice(payload);
+    }
+    emit_ipv4_tcp_in_place(src, dst, ttl, ident, tcp, payload.len(), buf)
+}
+
+/// Like [`emit_ipv4_tcp`], for a payload of `payload_len` bytes that the caller has
+/// already copied to `buf[ipv4_tcp_len(tcp, 0)..]`; writes both headers around it.
+pub fn emit_ipv4_tcp_in_place(
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    ttl: u8,
+    ident: u16,
+    tcp: &TcpRepr,
+    payload_len: usize,
+    buf: &mut [u8],
+) -> Result<usize, WireError> {
+    let total_len = check_packet_room(tcp, payload_len, buf.len())?;
+    let (ip_header, segment) = buf[..total_len].split_at_mut(IPV4_HEADER_LEN);
+    let ip_repr = Ipv4Repr {
+        src,
+        dst,
+        protocol: IP_PROTO_TCP,
+        ttl,
+        ident,
+        payload_len: segment.len(),
+    };
+    ip_repr.emit(ip_header)?;
+    tcp.emit_header(segment, src, dst, payload_len)?;
+    Ok(total_len)
+}
+
+/// The packet length for `tcp` and `payload_len`, or why it cannot be written into `room`.
+fn check_packet_room(tcp: &TcpRepr, payload_len: usize, room: usize) -> Result<usize, WireError> {
+    let total_len = ipv4_tcp_len(tcp, 0).saturating_add(payload_len);
+    if total_len > SEGMENT_LEN_MAX {
+        return Err(WireError::PacketTooLong {
+            len: total_len,
+            max: SEGMENT_LEN_MAX,
+        });
+    }
+    if room < total_len {
+        return Err(WireError::BufferTooSmall {
+            needed: total_len,
+            got: room,
+        });
+    }
+    Ok(total_len)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::TcpOptions;
+
+    const SRC: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+    const DST: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+
+    fn linux_syn() -> TcpRepr {
+        TcpRepr {
+            src_port: 40_000,
+            dst_port: 80,
+            seq: SeqNumber(0x1234_5678),
+            flags: TcpFlags::SYN,
+            window: 64_240,
+            options: TcpOptions {
+                mss: Some(1460),
+                window_scale: Some(7),
+                sack_permitted: true,
+                timestamps: Some((1_000, 0)),
+                ..TcpOptions::default()
+            },
+            ..TcpRepr::default()
+        }
+    }
+
+    #[test]
+    fn linux_syn_is_a_60_byte_packet_and_round_trips() {
+        let syn = linux_syn();
+        assert_eq!(syn.header_len(), 40);
+        assert_eq!(ipv4_tcp_len(&syn, 0), 60);
+        let mut buf = [0u8; 80];
+        let written = emit_ipv4_tcp(SRC, DST, 64, 7, &syn, &[], &mut buf).expect("fits");
+        assert_eq!(written, 60);
+        assert_eq!(buf[32], 0xa0, "data offset 10 words");
+        assert_eq!(buf[33], 0x02, "SYN only");
+        let (ip, tcp, payload) = parse_ipv4_tcp(&buf).expect("own output parses");
+        assert_eq!(
+            (ip.src, ip.dst, ip.ttl, ip.ident, ip.payload_len),
+            (SRC, DST, 64, 7, 40)
+        );
+        assert_eq!(tcp, syn);
+        assert!(payload.is_empty());
+        assert_eq!(syn.seq_len(0), 1);
+    }
+
+    #[test]
+    fn data_segment_payload_is_borrowed_from_the_input() {
+        let data = TcpRepr {
+            src_port: 80,
+            dst_port: 40_000,
+            seq: SeqNumber(7),
+            ack: SeqNumber(0x1234_5679),
+            flags: TcpFlags::ACK | TcpFlags::PSH,
+            window: 502,
+            options: TcpOptions {
+                timestamps: Some((2_000, 1_000)),
+                ..TcpOptions::default()
+            },
+            ..TcpRepr::default()
+        };
+        let mut buf = [0u8; 100];
+        let written = emit_ipv4_tcp(DST, SRC, 64, 0, &data, b"hello", &mut buf).expect("fits");
+        assert_eq!(written, 20 + 32 + 5);
+        let (_, tcp, payload) = parse_ipv4_tcp(&buf).expect("valid");
+        assert_eq!(tcp, data);
+        assert_eq!(payload, b"hello");
+        assert_eq!(payload.as_ptr(), buf[52..].as_ptr());
+    }
+
+    #[test]
+    fn in_place_emit_matches_copying_emit() {
+        let syn = linux_syn();
+        let mut copied = [0u8; 70];
+        let mut in_place = [0u8; 70];
+        emit_ipv4_tcp(SRC, DST, 64, 1, &syn, b"0123456789", &mut copied).expect("fits");
+        in_place[60..70].copy_from_slice(b"0123456789");
+        emit_ipv4_tcp_in_place(SRC, DST, 64, 1, &syn, 10, &mut in_place).expect("fits");
+        assert_eq!(copied, in_place);
+    }
+
+    #[test]
+    fn tcp_emit_writes_only_the_segment_and_checksum_verifies() {
+        let syn = linux_syn();
+        let mut buf = [0xeeu8; 45];
+        assert_eq!(syn.emit(&mut buf, SRC, DST, b"abc"), Ok(43));
+        assert_eq!(&buf[43..], &[0xee, 0xee]);
+        let packet = TcpPacket::new_checked(&buf[..43]).expect("valid");
+        assert!(packet.verify_checksum(SRC, DST));
+        assert_eq!(packet.payload(), b"abc");
+        assert_eq!(TcpRepr::parse(&packet, SRC, DST, true), Ok(syn));
+        assert_eq!(
+            TcpRepr::parse(&packet, DST, DST, true),
+            Err(WireError::BadTcpChecksum)
+        );
+        assert_eq!(TcpRepr::parse(&packet, DST, DST, false), Ok(syn));
+    }
+
+    #[test]
+    fn short_output_buffers_are_reported() {
+        let syn = linux_syn();
+        let mut buf = [0u8; 59];
+        assert_eq!(
+            emit_ipv4_tcp(SRC, DST, 64, 0, &syn, &[], &mut buf),
+            Err(WireError::BufferTooSmall {
+                needed: 60,
+                got: 59
+            })
+        );
+        assert_eq!(
+            syn.emit(&mut buf[..39], SRC, DST, &[]),
+            Err(WireError::BufferTooSmall {
+                needed: 40,
+                got: 39
+            })
+        );
+    }
+
+    #[test]
+    fn oversize_payload_is_reported() {
+        let data = TcpRepr {
+            flags: TcpFlags::ACK,
+            ..TcpRepr::default()
+        };
+        let payload = vec![0u8; 65_516];
+        let mut buf = vec![0u8; 70_000];
+        assert_eq!(
+            emit_ipv4_tcp(SRC, DST, 64, 0, &data, &payload, &mut buf),
+            Err(WireError::PacketTooLong {
+                len: 65_556,
+                max: 65_535
+            })
+        );
+        assert_eq!(
+            emit_ipv4_tcp(SRC, DST, 64, 0, &data, &payload[..65_495], &mut buf),
+            Ok(65_535)
+        );
+    }
+}
