@@ -6,15 +6,30 @@
 //! Linux and the code says so.
 //!
 //! The engine performs no I/O, reads no clock and draws no OS randomness: time is
-//! passed in, randomness comes from `Config::isn_secret`.
+//! passed in, randomness comes from `Config::isn_secret`. Start at [`Endpoint`].
 
+pub mod api;
+pub mod config;
+mod conn;
+pub mod counters;
+pub mod endpoint;
+pub mod error;
+pub mod event;
+pub mod options;
 pub mod seq;
+pub mod state;
 pub mod time;
+pub mod tuple;
 pub mod wire;
 
+pub use api::Shutdown;
+pub use config::{Config, ConfigError, KNOBS};
+pub use counters::Counters;
+pub use endpoint::{ConnId, ConnInfo, Endpoint, ListenerId, SocketInfo};
+pub use error::Error;
+pub use event::{Event, Reason};
+pub use options::{SockOpt, SocketOptions};
 pub use seq::SeqNumber;
+pub use state::State;
 pub use time::{Duration, Instant};
-pub mod endpoint;
-pub mod tuple;
-
 pub use tuple::FourTuple;

@@ -20,10 +20,18 @@ impl SeqNumber {
         start <= self && self < end
     }
     pub fn max(self, other: SeqNumber) -> SeqNumber {
-        if self >= other { self } else { other }
+        if self >= other {
+            self
+        } else {
+            other
+        }
     }
     pub fn min(self, other: SeqNumber) -> SeqNumber {
-        if self <= other { self } else { other }
+        if self <= other {
+            self
+        } else {
+            other
+        }
     }
 }
 
@@ -78,7 +86,10 @@ impl Sub<SeqNumber> for SeqNumber {
     type Output = usize;
     fn sub(self, rhs: SeqNumber) -> usize {
         let d = self.diff(rhs);
-        debug_assert!(d >= 0, "sequence subtraction went negative: {self:?} - {rhs:?}");
+        debug_assert!(
+            d >= 0,
+            "sequence subtraction went negative: {self:?} - {rhs:?}"
+        );
         d.max(0) as usize
     }
 }

@@ -26,10 +26,14 @@ impl Instant {
         Instant { micros }
     }
     pub const fn from_millis(millis: u64) -> Self {
-        Instant { micros: millis * 1_000 }
+        Instant {
+            micros: millis * 1_000,
+        }
     }
     pub const fn from_secs(secs: u64) -> Self {
-        Instant { micros: secs * 1_000_000 }
+        Instant {
+            micros: secs * 1_000_000,
+        }
     }
     pub const fn total_micros(self) -> u64 {
         self.micros
@@ -39,7 +43,9 @@ impl Instant {
     }
     /// Time since `earlier`, or zero if `earlier` is later than `self`.
     pub fn saturating_since(self, earlier: Instant) -> Duration {
-        Duration { micros: self.micros.saturating_sub(earlier.micros) }
+        Duration {
+            micros: self.micros.saturating_sub(earlier.micros),
+        }
     }
 }
 
@@ -51,10 +57,14 @@ impl Duration {
         Duration { micros }
     }
     pub const fn from_millis(millis: u64) -> Self {
-        Duration { micros: millis * 1_000 }
+        Duration {
+            micros: millis * 1_000,
+        }
     }
     pub const fn from_secs(secs: u64) -> Self {
-        Duration { micros: secs * 1_000_000 }
+        Duration {
+            micros: secs * 1_000_000,
+        }
     }
     pub const fn total_micros(self) -> u64 {
         self.micros
@@ -66,20 +76,32 @@ impl Duration {
         self.micros / 1_000_000
     }
     pub fn saturating_mul(self, factor: u64) -> Duration {
-        Duration { micros: self.micros.saturating_mul(factor) }
+        Duration {
+            micros: self.micros.saturating_mul(factor),
+        }
     }
     pub fn min(self, other: Duration) -> Duration {
-        if self <= other { self } else { other }
+        if self <= other {
+            self
+        } else {
+            other
+        }
     }
     pub fn max(self, other: Duration) -> Duration {
-        if self >= other { self } else { other }
+        if self >= other {
+            self
+        } else {
+            other
+        }
     }
 }
 
 impl Add<Duration> for Instant {
     type Output = Instant;
     fn add(self, rhs: Duration) -> Instant {
-        Instant { micros: self.micros.saturating_add(rhs.micros) }
+        Instant {
+            micros: self.micros.saturating_add(rhs.micros),
+        }
     }
 }
 
@@ -89,32 +111,53 @@ impl AddAssign<Duration> for Instant {
     }
 }
 
+impl Sub<Duration> for Instant {
+    type Output = Instant;
+    /// Saturates at time zero.
+    fn sub(self, rhs: Duration) -> Instant {
+        Instant {
+            micros: self.micros.saturating_sub(rhs.micros),
+        }
+    }
+}
+
 impl Sub<Instant> for Instant {
     type Output = Duration;
     /// Panics in debug builds if `rhs` is later than `self`; use `saturating_since` when unsure.
     fn sub(self, rhs: Instant) -> Duration {
         debug_assert!(self.micros >= rhs.micros, "time went backwards");
-        Duration { micros: self.micros.saturating_sub(rhs.micros) }
+        Duration {
+            micros: self.micros.saturating_sub(rhs.micros),
+        }
     }
 }
 
 impl Add for Duration {
     type Output = Duration;
     fn add(self, rhs: Duration) -> Duration {
-        Duration { micros: self.micros.saturating_add(rhs.micros) }
+        Duration {
+            micros: self.micros.saturating_add(rhs.micros),
+        }
     }
 }
 
 impl Sub for Duration {
     type Output = Duration;
     fn sub(self, rhs: Duration) -> Duration {
-        Duration { micros: self.micros.saturating_sub(rhs.micros) }
+        Duration {
+            micros: self.micros.saturating_sub(rhs.micros),
+        }
     }
 }
 
 impl fmt::Debug for Instant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{:06}s", self.micros / 1_000_000, self.micros % 1_000_000)
+        write!(
+            f,
+            "{}.{:06}s",
+            self.micros / 1_000_000,
+            self.micros % 1_000_000
+        )
     }
 }
 

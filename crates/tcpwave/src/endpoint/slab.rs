@@ -88,6 +88,23 @@ impl<T> Slab<T> {
         self.len == 0
     }
 
+    /// The handle the next `insert` will return (lets a value learn its own handle
+    /// before it is stored).
+    pub fn vacant_handle(&self) -> Handle {
+        if self.free_head != NIL {
+            let index = self.free_head;
+            Handle {
+                index,
+                generation: self.slots[index as usize].generation,
+            }
+        } else {
+            Handle {
+                index: self.slots.len() as u32,
+                generation: 0,
+            }
+        }
+    }
+
     /// Stores `value` and returns its handle. Reuses the most recently freed slot if any.
     ///
     /// # Panics

@@ -103,7 +103,10 @@ impl TcpFlags {
     /// The flags as letters in the order S, F, R, P, A, U (e.g. "SA", "FA", "R").
     /// Writes into a fixed array so no allocation is needed.
     pub fn letters(self) -> FlagLetters {
-        let mut out = FlagLetters { buf: [0; 8], len: 0 };
+        let mut out = FlagLetters {
+            buf: [0; 8],
+            len: 0,
+        };
         for (flag, letter) in [
             (Self::SYN, b'S'),
             (Self::FIN, b'F'),

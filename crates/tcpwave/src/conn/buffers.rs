@@ -1,0 +1,280 @@
+//! Send and receive buffers. Both allocate their storage once, on first use, and
+//! never per segment. The receive buffer reassembles out-of-order data in place
+//! (RFC 9293 §3.10.7.4, "seventh, process the segment text").
+
+use std::collections::VecDeque;
+
+/// Bytes the application wrote that are not yet acknowledged: the first byte is at
+/// SND.UNA (or ISS+1 before the SYN is acknowledged).
+#[derive(Debug)]
+pub(crate) struct SendBuffer {
+    bytes: VecDeque<u8>,
+    capacity: usize,
+}
+
+impl SendBuffer {
+    pub fn new(capacity: usize) -> Self {
+        SendBuffer {
+            bytes: VecDeque::new(),
+            capacity,
+        }
+    }
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+    pub fn free(&self) -> usize {
+        self.capacity - self.bytes.len()
+    }
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+    /// Append as much of `data` as fits; returns how much was taken.
+    pub fn push(&mut self, data: &[u8]) -> usize {
+        let n = data.len().min(self.free());
+        if n > 0 && self.bytes.capacity() == 0 {
+            self.bytes.reserve_exact(self.capacity);
+        }
+        self.bytes.extend(&data[..n]);
+        n
+    }
+    /// Drop `n` acknowledged bytes from the front.
+    pub fn consume(&mut self, n: usize) {
+        debug_assert!(n <= self.bytes.len(), "acknowledged more than was buffered");
+        self.bytes.drain(..n.min(self.bytes.len()));
+        if self.bytes.is_empty() && self.bytes.capacity() > 0 {
+            // An idle connection holds no buffer memory.
+            self.bytes = VecDeque::new();
+        }
+    }
+    /// Copy `dst.len()` bytes starting `offset` bytes from the front.
+    pub fn copy_out(&self, offset: usize, dst: &mut [u8]) {
+        assert!(
+            offset + dst.len() <= self.bytes.len(),
+            "copy beyond the send buffer"
+        );
+        let (a, b) = self.bytes.as_slices();
+        let mut written = 0;
+        if offset < a.len() {
+            let n = (a.len() - offset).min(dst.len());
+            dst[..n].copy_from_slice(&a[offset..offset + n]);
+            written = n;
+        }
+        if written < dst.len() {
+            let start = offset + written - a.len();
+            let rest = dst.len() - written;
+            dst[written..].copy_from_slice(&b[start..start + rest]);
+        }
+    }
+}
+
+/// Most out-of-order ranges kept at once; a segment that would need a fifth is dropped
+/// (the peer retransmits it), which bounds the work per segment.
+const MAX_RANGES: usize = 4;
+
+/// Received bytes: `ready` in-order bytes for the application, then room for the rest
+/// of the window where out-of-order segments are written at their offset.
+#[derive(Debug)]
+pub(crate) struct RecvBuffer {
+    ring: Vec<u8>,
+    capacity: usize,
+    head: usize,
+    ready: usize,
+    /// Out-of-order ranges as (start, end) offsets past the in-order data, sorted,
+    /// disjoint and not touching.
+    ranges: [(u32, u32); MAX_RANGES],
+    range_count: usize,
+}
+
+impl RecvBuffer {
+    pub fn new(capacity: usize) -> Self {
+        RecvBuffer {
+            ring: Vec::new(),
+            capacity,
+            head: 0,
+            ready: 0,
+            ranges: [(0, 0); MAX_RANGES],
+            range_count: 0,
+        }
+    }
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+    /// In-order bytes waiting for the application.
+    pub fn ready(&self) -> usize {
+        self.ready
+    }
+    /// Room past the in-order data: the receive window.
+    pub fn window(&self) -> usize {
+        self.capacity - self.ready
+    }
+    /// Out-of-order ranges as offsets past RCV.NXT.
+    pub fn ranges(&self) -> &[(u32, u32)] {
+        &self.ranges[..self.range_count]
+    }
+    pub fn has_out_of_order(&self) -> bool {
+        self.range_count > 0
+    }
+
+    /// Store `data` that starts `offset` bytes past RCV.NXT (clipped to the window).
+    /// Returns how many bytes became in-order (how far RCV.NXT advances).
+    pub fn insert(&mut self, offset: usize, data: &[u8]) -> usize {
+        let window = self.window();
+        if offset >= window || data.is_empty() {
+            return 0;
+        }
+        let data = &data[..data.len().min(window - offset)];
+        let (start, end) = (offset as u32, (offset + data.len()) as u32);
+        if !self.merge_range(start, end) {
+            return 0;
+        }
+        self.write_at(offset, data);
+        if self.range_count > 0 && self.ranges[0].0 == 0 {
+            let advanced = self.ranges[0].1;
+            self.remove_range(0);
+            for r in &mut self.ranges[..self.range_count] {
+                r.0 -= advanced;
+                r.1 -= advanced;
+            }
+            self.ready += advanced as usize;
+            return advanced as usize;
+        }
+        0
+    }
+
+    fn write_at(&mut self, offset: usize, data: &[u8]) {
+        if self.ring.is_empty() {
+            self.ring = vec![0; self.capacity];
+        }
+        let mut pos = (self.head + self.ready + offset) % self.capacity;
+        let first = data.len().min(self.capacity - pos);
+        self.ring[pos..pos + first].copy_from_slice(&data[..first]);
+        if first < data.len() {
+            pos = 0;
+            self.ring[pos..data.len() - first].copy_from_slice(&data[first..]);
+        }
+    }
+
+    /// Merge [start, end) into the range list; false if it would need too many ranges.
+    fn merge_range(&mut self, start: u32, end: u32) -> bool {
+        let (mut start, mut end) = (start, end);
+        let mut i = 0;
+        // Absorb every range that overlaps or touches [start, end).
+        while i < self.range_count {
+            let (s, e) = self.ranges[i];
+            if e < start || s > end {
+                i += 1;
+                continue;
+            }
+            start = start.min(s);
+            end = end.max(e);
+            self.remove_range(i);
+        }
+        if self.range_count == MAX_RANGES {
+            return false;
+        }
+        let at = self.ranges[..self.range_count]
+            .iter()
+            .position(|r| r.0 > start)
+            .unwrap_or(self.range_count);
+        self.ranges.copy_within(at..self.range_count, at + 1);
+        self.ranges[at] = (start, end);
+        self.range_count += 1;
+        true
+    }
+
+    fn remove_range(&mut self, i: usize) {
+        self.ranges.copy_within(i + 1..self.range_count, i);
+        self.range_count -= 1;
+    }
+
+    /// Copy in-order bytes into `dst`; returns how many.
+    pub fn read(&mut self, dst: &mut [u8]) -> usize {
+        let n = dst.len().min(self.ready);
+        let first = n.min(self.capacity - self.head);
+        dst[..first].copy_from_slice(&self.ring[self.head..self.head + first]);
+        if first < n {
+            dst[first..n].copy_from_slice(&self.ring[..n - first]);
+        }
+        self.head = (self.head + n) % self.capacity.max(1);
+        self.ready -= n;
+        if self.ready == 0 && self.range_count == 0 {
+            // An idle connection holds no buffer memory.
+            self.ring = Vec::new();
+            self.head = 0;
+        }
+        n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn send_buffer_wraps_and_copies() {
+        let mut b = SendBuffer::new(8);
+        assert_eq!(b.push(b"abcdef"), 6);
+        b.consume(4);
+        assert_eq!(b.push(b"ghijklmn"), 6);
+        let mut out = [0u8; 8];
+        b.copy_out(0, &mut out);
+        assert_eq!(&out, b"efghijkl");
+        let mut two = [0u8; 2];
+        b.copy_out(5, &mut two);
+        assert_eq!(&two, b"jk");
+    }
+
+    #[test]
+    fn in_order_data_is_ready_at_once() {
+        let mut r = RecvBuffer::new(16);
+        assert_eq!(r.insert(0, b"hello"), 5);
+        let mut out = [0u8; 16];
+        assert_eq!(r.read(&mut out), 5);
+        assert_eq!(&out[..5], b"hello");
+        assert_eq!(r.window(), 16);
+    }
+
+    #[test]
+    fn out_of_order_is_reassembled() {
+        let mut r = RecvBuffer::new(16);
+        assert_eq!(r.insert(6, b"world"), 0);
+        assert_eq!(r.insert(3, b"lo "), 0);
+        assert_eq!(r.ranges(), &[(3, 11)]);
+        assert_eq!(r.insert(0, b"hel"), 11);
+        let mut out = [0u8; 16];
+        assert_eq!(r.read(&mut out), 11);
+        assert_eq!(&out[..11], b"hello world");
+    }
+
+    #[test]
+    fn data_beyond_window_is_clipped() {
+        let mut r = RecvBuffer::new(4);
+        assert_eq!(r.insert(0, b"abcdef"), 4);
+        assert_eq!(r.window(), 0);
+        assert_eq!(r.insert(0, b"x"), 0);
+    }
+
+    #[test]
+    fn too_many_holes_drops_the_segment() {
+        let mut r = RecvBuffer::new(64);
+        for i in 0..4 {
+            assert_eq!(r.insert(2 + i * 4, b"x"), 0);
+        }
+        assert_eq!(r.ranges().len(), 4);
+        r.insert(40, b"y");
+        assert_eq!(r.ranges().len(), 4, "a fifth hole is refused");
+        assert_eq!(r.insert(0, b"ab"), 3);
+    }
+
+    #[test]
+    fn duplicate_overlapping_data_merges() {
+        let mut r = RecvBuffer::new(32);
+        r.insert(4, b"efgh");
+        r.insert(6, b"ghij");
+        assert_eq!(r.ranges(), &[(4, 10)]);
+        assert_eq!(r.insert(0, b"abcdefgh"), 10);
+        let mut out = [0u8; 10];
+        r.read(&mut out);
+        assert_eq!(&out, b"abcdefghij");
+    }
+}

@@ -1,0 +1,169 @@
+//! Segment arrival in SYN-RECEIVED and the synchronized states,
+//! RFC 9293 §3.10.7.4, in the RFC's order: sequence check, RST, SYN, ACK, text, FIN.
+//! RFC 5961 hardens the RST, SYN and ACK steps against blind injection.
+
+use super::{Conn, Ctx, ResetReply};
+use crate::error::Error;
+use crate::event::Reason;
+use crate::state::State;
+use crate::wire::TcpRepr;
+
+/// RFC 7323 §5.5: timestamps older than 24 days are not used for PAWS.
+const PAWS_IDLE_LIMIT_SECS: u64 = 24 * 24 * 3600;
+
+impl Conn {
+    /// Process one segment addressed to this connection. Returns a reset to send
+    /// outside the connection's sequence space, if the RFC calls for one.
+    pub(crate) fn on_segment(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        seg: &TcpRepr,
+        payload: &[u8],
+    ) -> Option<ResetReply> {
+        match self.state {
+            State::SynSent => return self.on_segment_syn_sent(ctx, seg),
+            State::Closed | State::Listen | State::TimeWait => return None,
+            _ => {}
+        }
+        let simultaneous_syn_ack = self.is_simultaneous_open_syn_ack(seg);
+        if !simultaneous_syn_ack {
+            if self.paws_rejects(ctx, seg) {
+                return None;
+            }
+            let seg_len = payload.len() + seg.flags.syn() as usize + seg.flags.fin() as usize;
+            // First: is the segment acceptable (RFC 9293 §3.10.7.4 table)?
+            if !self.sequence_acceptable(seg, seg_len) {
+                // RFC 9293: "If an incoming segment is not acceptable, an acknowledgment
+                // should be sent in reply (unless the RST bit is set)".
+                if !seg.flags.rst() {
+                    self.ack_now = true;
+                }
+                return None;
+            }
+        }
+        self.last_received = ctx.now;
+        // Second: the RST bit.
+        if seg.flags.rst() {
+            self.on_rst(ctx, seg);
+            return None;
+        }
+        // Fourth: the SYN bit.
+        if seg.flags.syn() && !simultaneous_syn_ack {
+            if self.state == State::SynReceived && !self.active_open && seg.seq == self.irs {
+                // Our SYN-ACK was lost and the peer sent its SYN again: answer it again.
+                self.rtx_next = Some(self.iss);
+                return None;
+            }
+            // RFC 5961 §4.2: a SYN in a synchronized state gets a challenge ACK.
+            self.challenge_ack(ctx);
+            return None;
+        }
+        // Fifth: the ACK field. Without ACK the segment is dropped.
+        if !seg.flags.ack() {
+            return None;
+        }
+        if self.state == State::SynReceived {
+            if self.snd_una < seg.ack && seg.ack <= self.snd_nxt {
+                self.complete_passive_open(ctx, seg);
+            } else {
+                return Some(ResetReply {
+                    seq: seg.ack,
+                    ack: None,
+                });
+            }
+        } else if !self.process_ack(ctx, seg, payload.len()) {
+            return None;
+        }
+        if self.state == State::Closed {
+            return None;
+        }
+        if self.ts_ok {
+            self.update_ts_recent(seg, ctx.now);
+        }
+        // Seventh and eighth: the segment text and the FIN bit.
+        self.process_text_and_fin(ctx, seg, payload)
+    }
+
+    /// Linux `tcp_validate_incoming`: in a simultaneous open, the peer's SYN-ACK
+    /// arrives in SYN-RECEIVED and completes the handshake.
+    fn is_simultaneous_open_syn_ack(&self, seg: &TcpRepr) -> bool {
+        self.state == State::SynReceived
+            && self.active_open
+            && seg.flags.syn()
+            && seg.flags.ack()
+            && !seg.flags.rst()
+            && seg.seq + 1u32 == self.rcv_nxt
+            && seg.ack == self.snd_nxt
+    }
+
+    /// RFC 7323 §5.3: drop a segment whose TSval is older than TS.Recent (not RSTs).
+    fn paws_rejects(&mut self, ctx: &mut Ctx<'_>, seg: &TcpRepr) -> bool {
+        if !self.ts_ok || seg.flags.rst() {
+            return false;
+        }
+        let Some((tsval, _)) = seg.options.timestamps else {
+            return false;
+        };
+        let older = (tsval.wrapping_sub(self.ts_recent) as i32) < 0;
+        let fresh =
+            ctx.now.saturating_since(self.ts_recent_stamp).total_secs() < PAWS_IDLE_LIMIT_SECS;
+        if older && fresh {
+            ctx.counters.PAWSEstab += 1;
+            self.ack_now = true;
+            return true;
+        }
+        false
+    }
+
+    /// The receive window in force for acceptability: what we last advertised.
+    pub(crate) fn receive_window(&self) -> u32 {
+        let advertised = if self.rcv_adv > self.rcv_nxt {
+            (self.rcv_adv - self.rcv_nxt) as u32
+        } else {
+            0
+        };
+        advertised.max(self.recv.window() as u32)
+    }
+
+    /// RFC 9293 §3.10.7.4, the four cases of the acceptability test.
+    fn sequence_acceptable(&self, seg: &TcpRepr, seg_len: usize) -> bool {
+        let wnd = self.receive_window();
+        let rcv_end = self.rcv_nxt + wnd;
+        let in_window = |s| self.rcv_nxt <= s && s < rcv_end;
+        match (seg_len, wnd) {
+            (0, 0) => seg.seq == self.rcv_nxt,
+            (0, _) => in_window(seg.seq),
+            (_, 0) => false,
+            (len, _) => in_window(seg.seq) || in_window(seg.seq + (len - 1)),
+        }
+    }
+
+    /// RFC 9293 §3.10.7.4 "second, check the RST bit", with RFC 5961 §3.2: only an RST
+    /// at exactly RCV.NXT resets; one elsewhere in the window draws a challenge ACK.
+    fn on_rst(&mut self, ctx: &mut Ctx<'_>, seg: &TcpRepr) {
+        if seg.seq != self.rcv_nxt {
+            self.challenge_ack(ctx);
+            return;
+        }
+        match self.state {
+            State::SynReceived if !self.active_open => {
+                // Passive open: back to LISTEN, i.e. this half-open connection goes away.
+                self.fail(ctx, Error::ConnectionRefused, Reason::RcvRst);
+            }
+            State::SynReceived => self.fail(ctx, Error::ConnectionRefused, Reason::RcvRst),
+            State::CloseWait => self.fail(ctx, Error::BrokenPipe, Reason::RcvRst),
+            _ => self.fail(ctx, Error::ConnectionReset, Reason::RcvRst),
+        }
+    }
+
+    /// RFC 5961 §7: send a challenge ACK, within the endpoint's per-second budget.
+    pub(crate) fn challenge_ack(&mut self, ctx: &mut Ctx<'_>) {
+        if ctx
+            .challenge
+            .allow(ctx.now, ctx.cfg.tcp_challenge_ack_limit)
+        {
+            ctx.counters.TCPChallengeACK += 1;
+            self.ack_now = true;
+        }
+    }
+}

@@ -1,0 +1,379 @@
+//! One connection: the transmission control block (RFC 9293 §3.3.1) and its state
+//! machine, split by lifecycle phase:
+//!
+//! - `open`: active open, passive open, SYN-SENT processing, simultaneous open
+//! - `input`: segment arrival in synchronized states (§3.10.7.4): acceptability, RST, SYN
+//! - `ack`: the ACK field: SND.UNA, RTT, congestion control, window updates
+//! - `receive`: segment text and FIN
+//! - `output`: which segment to send next
+//! - `close`: close, shutdown, abort
+//! - `timers`: retransmission, delayed ACK, keepalive, FIN_WAIT_2, persist
+//! - `app`: send and receive for the application
+//!
+//! A connection never touches other connections; everything it reports goes through
+//! `Ctx` (events, counters). TIME_WAIT does not live here: the endpoint moves a
+//! connection that reaches TIME_WAIT into its compact table.
+
+mod ack;
+mod app;
+pub(crate) mod buffers;
+mod close;
+pub(crate) mod congestion;
+mod input;
+mod open;
+mod output;
+mod receive;
+pub(crate) mod rto;
+mod timers;
+
+use std::collections::VecDeque;
+
+use crate::config::Config;
+use crate::counters::Counters;
+use crate::endpoint::timer_wheel::TimerKey;
+use crate::endpoint::{ConnId, ListenerId};
+use crate::error::Error;
+use crate::event::{Event, Reason};
+use crate::options::SocketOptions;
+use crate::seq::SeqNumber;
+use crate::state::State;
+use crate::time::{Duration, Instant};
+use crate::tuple::FourTuple;
+use buffers::{RecvBuffer, SendBuffer};
+use congestion::NewReno;
+use rto::RttEstimator;
+
+pub(crate) use output::OutSegment;
+pub(crate) use timers::TimerKind;
+
+/// What the endpoint must do for a connection after it processed an input.
+pub(crate) struct Ctx<'a> {
+    pub now: Instant,
+    pub cfg: &'a Config,
+    pub events: &'a mut VecDeque<Event>,
+    pub counters: &'a mut Counters,
+    pub challenge: &'a mut ChallengeBudget,
+    pub id: ConnId,
+}
+
+/// RFC 5961 §7: an endpoint-wide cap on challenge ACKs per second
+/// (Linux `tcp_challenge_ack_limit`).
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct ChallengeBudget {
+    second: u64,
+    sent: u32,
+}
+
+impl ChallengeBudget {
+    pub fn allow(&mut self, now: Instant, limit_per_second: u32) -> bool {
+        let second = now.total_micros() / 1_000_000;
+        if second != self.second {
+            self.second = second;
+            self.sent = 0;
+        }
+        if self.sent < limit_per_second {
+            self.sent += 1;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// A reply that is not part of the connection's own sequence space (RFC 9293 §3.10.7:
+/// "<SEQ=SEG.ACK><CTL=RST>"): the endpoint sends it as a control segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ResetReply {
+    pub seq: SeqNumber,
+    pub ack: Option<SeqNumber>,
+}
+
+/// The transmission control block.
+#[derive(Debug)]
+pub(crate) struct Conn {
+    pub tuple: FourTuple,
+    pub state: State,
+    /// The listener that created this connection, until the application accepts it.
+    pub listener: Option<ListenerId>,
+    /// The application gave up its handle (close()): nobody will read or write again.
+    pub orphaned: bool,
+    pub opts: SocketOptions,
+
+    // Send sequence space, RFC 9293 §3.3.1.
+    pub iss: SeqNumber,
+    pub snd_una: SeqNumber,
+    pub snd_nxt: SeqNumber,
+    /// Send window in bytes (already scaled).
+    pub snd_wnd: u32,
+    pub snd_wl1: SeqNumber,
+    pub snd_wl2: SeqNumber,
+    pub max_snd_wnd: u32,
+    /// Retransmission point: segments from here up to SND.NXT are sent again.
+    pub rtx_next: Option<SeqNumber>,
+    /// Our FIN's sequence number, once the application closed its write side.
+    pub fin_seq: Option<SeqNumber>,
+
+    // Receive sequence space.
+    pub irs: SeqNumber,
+    pub rcv_nxt: SeqNumber,
+    /// Right edge of the window we last advertised (we never shrink it, §3.8.6.2.2).
+    pub rcv_adv: SeqNumber,
+    /// The peer's FIN sequence number, once seen (possibly out of order).
+    pub peer_fin: Option<SeqNumber>,
+    /// Reading side closed (close() was called): new data is answered with RST.
+    pub rcv_shutdown: bool,
+
+    // Negotiated options.
+    pub mss: u16,
+    pub snd_wscale: u8,
+    pub rcv_wscale: u8,
+    pub sack_ok: bool,
+    pub ts_ok: bool,
+    pub ts_recent: u32,
+    pub ts_recent_stamp: Instant,
+    pub ts_offset: u32,
+
+    pub send: SendBuffer,
+    pub recv: RecvBuffer,
+    pub rtt: RttEstimator,
+    /// Karn's rule: the segment end being timed and when it was sent.
+    pub rtt_sample: Option<(SeqNumber, Instant)>,
+    pub cc: NewReno,
+    /// Retransmissions since the last forward progress, and when the first one was sent.
+    pub retransmits: u32,
+    pub retrans_stamp: Option<Instant>,
+
+    pub timers: [Option<Instant>; TimerKind::COUNT],
+    /// An ACK must go out at the next poll.
+    pub ack_now: bool,
+    /// Segments received since our last ACK (RFC 1122 §4.2.3.2: ACK every second one).
+    pub unacked_segments: u32,
+    /// Linux's quick-ACK mode: ACK immediately for this many more segments.
+    pub quick_acks: u32,
+    /// Send an RST at the next poll, then close.
+    pub rst_pending: bool,
+    /// Send a probe (keepalive or zero-window) at the next poll: SEQ = SND.UNA − 1.
+    pub probe_pending: bool,
+    pub keepalive_probes_sent: u32,
+    pub zero_window_probes: u32,
+    /// Last time anything arrived from the peer (keepalive idleness, RFC 1122 §4.2.3.6).
+    pub last_received: Instant,
+    /// The application saw a full send buffer and wants to hear when it drains.
+    pub writable_wanted: bool,
+    /// The error the application will see on its next call.
+    pub error: Option<Error>,
+
+    /// Where the endpoint armed this connection in its timer wheel.
+    pub wheel: Option<(TimerKey, Instant)>,
+    /// The connection is in the endpoint's transmit queue.
+    pub queued_for_output: bool,
+    /// Created by connect() (true) or by a listener (false).
+    pub active_open: bool,
+}
+
+impl Conn {
+    fn blank(tuple: FourTuple, iss: SeqNumber, ts_offset: u32, cfg: &Config, now: Instant) -> Conn {
+        Conn {
+            tuple,
+            state: State::Closed,
+            listener: None,
+            orphaned: false,
+            opts: SocketOptions::default(),
+            iss,
+            snd_una: iss,
+            snd_nxt: iss,
+            snd_wnd: 0,
+            snd_wl1: SeqNumber(0),
+            snd_wl2: iss,
+            max_snd_wnd: 0,
+            rtx_next: None,
+            fin_seq: None,
+            irs: SeqNumber(0),
+            rcv_nxt: SeqNumber(0),
+            rcv_adv: SeqNumber(0),
+            peer_fin: None,
+            rcv_shutdown: false,
+            mss: cfg.mss,
+            snd_wscale: 0,
+            rcv_wscale: 0,
+            sack_ok: false,
+            ts_ok: false,
+            ts_recent: 0,
+            ts_recent_stamp: now,
+            ts_offset,
+            send: SendBuffer::new(cfg.tcp_wmem_default as usize),
+            recv: RecvBuffer::new(cfg.tcp_rmem_default as usize),
+            rtt: RttEstimator::new(cfg),
+            rtt_sample: None,
+            cc: NewReno::new(cfg.initial_cwnd_segments, cfg.mss as u32),
+            retransmits: 0,
+            retrans_stamp: None,
+            timers: [None; TimerKind::COUNT],
+            ack_now: false,
+            unacked_segments: 0,
+            quick_acks: 0,
+            rst_pending: false,
+            probe_pending: false,
+            keepalive_probes_sent: 0,
+            zero_window_probes: 0,
+            last_received: now,
+            writable_wanted: false,
+            error: None,
+            wheel: None,
+            queued_for_output: false,
+            active_open: false,
+        }
+    }
+
+    /// Move to `to`, reporting the change with its cause.
+    pub fn set_state(&mut self, ctx: &mut Ctx<'_>, to: State, reason: Reason) {
+        let from = self.state;
+        if from == to {
+            return;
+        }
+        self.state = to;
+        ctx.events.push_back(Event::StateChanged {
+            conn: Some(ctx.id),
+            tuple: self.tuple,
+            from,
+            to,
+            reason,
+        });
+    }
+
+    /// Tell the application about a failure; the connection is finished.
+    pub fn fail(&mut self, ctx: &mut Ctx<'_>, error: Error, reason: Reason) {
+        if matches!(self.state, State::Established | State::CloseWait)
+            && error == Error::ConnectionReset
+        {
+            ctx.counters.EstabResets += 1;
+        }
+        if matches!(self.state, State::SynSent | State::SynReceived) {
+            ctx.counters.AttemptFails += 1;
+        }
+        self.error = Some(error);
+        self.timers = [None; TimerKind::COUNT];
+        self.set_state(ctx, State::Closed, reason);
+        if !self.orphaned && self.listener.is_none() {
+            ctx.events.push_back(Event::Error {
+                conn: ctx.id,
+                error,
+            });
+        }
+    }
+
+    /// Bytes sent but not yet acknowledged (sequence space, SYN and FIN included).
+    pub fn flight_size(&self) -> u32 {
+        (self.snd_nxt - self.snd_una) as u32
+    }
+
+    /// Sequence number of the first byte in the send buffer.
+    pub fn send_buffer_seq(&self) -> SeqNumber {
+        match self.fin_seq {
+            // Our FIN is acknowledged: the buffer is empty and ends where the FIN sat.
+            Some(fin) if self.snd_una > fin => fin,
+            _ if self.snd_una == self.iss => self.iss + 1u32,
+            _ => self.snd_una,
+        }
+    }
+
+    /// Sequence number just past the last byte the application wrote.
+    pub fn send_data_end(&self) -> SeqNumber {
+        self.send_buffer_seq() + self.send.len()
+    }
+
+    /// TSval to put on a segment now (RFC 7323 §5.4, Linux's millisecond clock).
+    pub fn ts_val(&self, now: Instant) -> u32 {
+        (now.total_millis() as u32).wrapping_add(self.ts_offset)
+    }
+
+    /// The earliest armed timer, if any.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.timers.iter().flatten().copied().min()
+    }
+
+    pub fn set_timer(&mut self, kind: TimerKind, at: Instant) {
+        self.timers[kind as usize] = Some(at);
+    }
+
+    pub fn clear_timer(&mut self, kind: TimerKind) {
+        self.timers[kind as usize] = None;
+    }
+
+    pub fn timer(&self, kind: TimerKind) -> Option<Instant> {
+        self.timers[kind as usize]
+    }
+
+    /// Keepalive settings in force (socket options override the sysctls).
+    pub fn keepalive_idle(&self, cfg: &Config) -> Duration {
+        self.opts.keepidle.unwrap_or(cfg.tcp_keepalive_time)
+    }
+
+    /// The connection has something to send right now.
+    pub fn wants_output(&self) -> bool {
+        if self.rst_pending || self.ack_now || self.probe_pending {
+            return true;
+        }
+        match self.state {
+            State::SynSent | State::SynReceived => {
+                self.snd_nxt == self.iss || self.rtx_next.is_some()
+            }
+            State::Established
+            | State::CloseWait
+            | State::FinWait1
+            | State::Closing
+            | State::LastAck => {
+                self.rtx_next.is_some() || self.snd_nxt < self.send_data_end() || self.fin_unsent()
+            }
+            _ => false,
+        }
+    }
+
+    /// A FIN is queued and has not been sent yet.
+    pub fn fin_unsent(&self) -> bool {
+        matches!(self.fin_seq, Some(f) if self.snd_nxt <= f)
+    }
+
+    /// Invariants that hold after every input (STYLE.md: checked in tests and the simulator).
+    pub fn check_invariants(&self) {
+        assert!(
+            self.snd_una <= self.snd_nxt,
+            "SND.UNA {} beyond SND.NXT {}",
+            self.snd_una,
+            self.snd_nxt
+        );
+        assert!(
+            self.iss <= self.snd_una,
+            "SND.UNA {} before ISS {}",
+            self.snd_una,
+            self.iss
+        );
+        if let Some(r) = self.rtx_next {
+            assert!(
+                self.snd_una <= r && r < self.snd_nxt,
+                "retransmit point {r} outside [{}, {})",
+                self.snd_una,
+                self.snd_nxt
+            );
+        }
+        if let Some(fin) = self.fin_seq {
+            assert!(self.snd_nxt <= fin + 1u32, "sent past our FIN");
+            assert_eq!(self.send_data_end(), fin, "data written after FIN");
+        }
+        assert!(
+            self.recv.ready() <= self.recv.capacity(),
+            "receive buffer overfull"
+        );
+        assert!(
+            self.send.len() <= self.send.capacity(),
+            "send buffer overfull"
+        );
+        if self.state.is_synchronized() && self.state != State::Closed {
+            let sent_data = self.snd_nxt.diff(self.send_buffer_seq());
+            assert!(
+                sent_data <= self.send.len() as i32 + 1,
+                "sent more data than buffered"
+            );
+        }
+    }
+}

@@ -1,0 +1,261 @@
+//! Deciding the next segment to send: SYN / SYN-ACK, data and FIN within the send and
+//! congestion windows (Nagle's algorithm, RFC 1122 §4.2.3.4), retransmissions, probes,
+//! pure ACKs. The payload stays in the send buffer; the endpoint copies it straight
+//! into the caller's packet buffer.
+
+use super::{Conn, Ctx, TimerKind};
+use crate::seq::SeqNumber;
+use crate::state::State;
+use crate::wire::{SackBlock, TcpFlags, TcpOptions, TcpRepr};
+
+/// A segment to emit: the header, and which bytes of the send buffer follow it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct OutSegment {
+    pub repr: TcpRepr,
+    /// Offset of the payload in the send buffer.
+    pub data_offset: usize,
+    pub data_len: usize,
+}
+
+impl Conn {
+    /// The next segment this connection wants to send, if any.
+    pub(crate) fn poll_output(&mut self, ctx: &mut Ctx<'_>) -> Option<OutSegment> {
+        if self.rst_pending {
+            self.rst_pending = false;
+            return Some(self.reset_segment());
+        }
+        let segment = match self.state {
+            State::SynSent | State::SynReceived => self.next_syn(ctx),
+            State::Established
+            | State::CloseWait
+            | State::FinWait1
+            | State::Closing
+            | State::LastAck => self.next_data(ctx),
+            _ => None,
+        };
+        if segment.is_some() {
+            return segment;
+        }
+        if self.probe_pending {
+            // Keepalive / zero-window probe: SEQ = SND.UNA − 1, no data (RFC 1122 §4.2.3.6).
+            self.probe_pending = false;
+            let seq = self.snd_una - 1u32;
+            return Some(self.finish(ctx, seq, TcpFlags::ACK, 0, 0));
+        }
+        if self.ack_now && self.state != State::Closed && self.state != State::SynSent {
+            let seq = self.snd_nxt;
+            return Some(self.finish(ctx, seq, TcpFlags::ACK, 0, 0));
+        }
+        None
+    }
+
+    fn reset_segment(&self) -> OutSegment {
+        // Linux `tcp_send_active_reset`: RST+ACK at SND.NXT.
+        let repr = TcpRepr {
+            src_port: self.tuple.local_port,
+            dst_port: self.tuple.remote_port,
+            seq: self.snd_nxt,
+            ack: self.rcv_nxt,
+            flags: TcpFlags::RST | TcpFlags::ACK,
+            window: 0,
+            urgent: 0,
+            options: TcpOptions::default(),
+        };
+        OutSegment {
+            repr,
+            data_offset: 0,
+            data_len: 0,
+        }
+    }
+
+    /// SYN (SYN-SENT) or SYN-ACK (SYN-RECEIVED), first time or retransmitted.
+    fn next_syn(&mut self, ctx: &mut Ctx<'_>) -> Option<OutSegment> {
+        let first = self.snd_nxt == self.iss;
+        if !first && self.rtx_next != Some(self.iss) {
+            return None;
+        }
+        self.rtx_next = None;
+        self.snd_nxt = self.iss + 1u32;
+        if first {
+            self.rtt_sample = Some((self.snd_nxt, ctx.now));
+        } else {
+            self.rtt_sample = None;
+        }
+        if self.timer(TimerKind::Retransmit).is_none() {
+            self.set_timer(TimerKind::Retransmit, ctx.now + self.rtt.current(ctx.cfg));
+        }
+        let mut flags = TcpFlags::SYN;
+        if self.state == State::SynReceived {
+            flags = flags | TcpFlags::ACK;
+        }
+        let mut seg = self.finish(ctx, self.iss, flags, 0, 0);
+        seg.repr.options = self.syn_options(ctx);
+        Some(seg)
+    }
+
+    fn syn_options(&self, ctx: &Ctx<'_>) -> TcpOptions {
+        let cfg = ctx.cfg;
+        let answering = self.state == State::SynReceived;
+        let mut o = TcpOptions {
+            mss: Some(cfg.mss),
+            ..TcpOptions::default()
+        };
+        // RFC 7323 §2.2 / RFC 2018 §2: a SYN-ACK carries an option only if the SYN did.
+        if cfg.tcp_window_scaling && (!answering || self.rcv_wscale > 0 || self.snd_wscale > 0) {
+            o.window_scale = Some(cfg.offered_window_scale());
+        }
+        o.sack_permitted = cfg.tcp_sack && (!answering || self.sack_ok);
+        if cfg.tcp_timestamps && (!answering || self.ts_ok) {
+            o.timestamps = Some((
+                self.ts_val(ctx.now),
+                if answering { self.ts_recent } else { 0 },
+            ));
+        }
+        o
+    }
+
+    /// Data and/or FIN: a retransmission from `rtx_next`, or new data from SND.NXT.
+    fn next_data(&mut self, ctx: &mut Ctx<'_>) -> Option<OutSegment> {
+        let data_end = self.send_data_end();
+        let fin_end = self.fin_seq.map(|f| f + 1u32);
+        let (start, retransmit) = match self.rtx_next {
+            Some(r) => (r, true),
+            None => (self.snd_nxt, false),
+        };
+        let limit = if retransmit {
+            self.snd_nxt
+        } else {
+            fin_end.unwrap_or(data_end)
+        };
+        if start >= limit {
+            return None;
+        }
+        let mss = self.mss as usize;
+        let cwnd_edge = self.snd_una + self.cc.cwnd;
+        let data_stop = limit.min(data_end);
+        let mut len = if data_stop > start {
+            (data_stop - start).min(mss)
+        } else {
+            0
+        };
+        if retransmit {
+            if start >= cwnd_edge && start > self.snd_una {
+                return None;
+            }
+        } else {
+            let edge = (self.snd_una + self.snd_wnd).min(cwnd_edge);
+            let room = if edge > start { edge - start } else { 0 };
+            if len > room {
+                len = room;
+                if len == 0 {
+                    self.arm_persist(ctx);
+                }
+            }
+            let nagle_holds = len > 0
+                && len < mss
+                && !self.opts.nodelay
+                && self.snd_nxt > self.snd_una
+                && self.fin_seq != Some(start + len);
+            if nagle_holds {
+                return None;
+            }
+        }
+        let with_fin = self.fin_seq == Some(start + len) && limit > start + len;
+        if len == 0 && !with_fin {
+            return None;
+        }
+        let mut flags = TcpFlags::ACK;
+        if len > 0 && start + len == data_end {
+            flags = flags | TcpFlags::PSH;
+        }
+        if with_fin {
+            flags = flags | TcpFlags::FIN;
+        }
+        let end = start + (len + with_fin as usize);
+        let data_offset = start - self.send_buffer_seq();
+        if retransmit {
+            self.rtx_next = (end < self.snd_nxt).then_some(end);
+            ctx.counters.RetransSegs += 1;
+            self.rtt_sample = None;
+        } else {
+            self.snd_nxt = end;
+            ctx.counters.OutSegs += 1;
+            if self.rtt_sample.is_none() {
+                self.rtt_sample = Some((end, ctx.now));
+            }
+        }
+        if self.timer(TimerKind::Retransmit).is_none() {
+            self.set_timer(TimerKind::Retransmit, ctx.now + self.rtt.current(ctx.cfg));
+        }
+        Some(self.finish(ctx, start, flags, data_offset, len))
+    }
+
+    /// Fill in what every segment carries: ACK, window, timestamps, SACK blocks.
+    fn finish(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        seq: SeqNumber,
+        flags: TcpFlags,
+        data_offset: usize,
+        data_len: usize,
+    ) -> OutSegment {
+        let syn = flags.syn();
+        let window = self.advertise_window(syn);
+        let mut options = TcpOptions::default();
+        if self.ts_ok {
+            options.timestamps = Some((self.ts_val(ctx.now), self.ts_recent));
+        }
+        if self.sack_ok && !syn {
+            let mut n = 0;
+            for &(s, e) in self.recv.ranges().iter().take(3) {
+                options.sack_blocks[n] = SackBlock {
+                    left: self.rcv_nxt + s,
+                    right: self.rcv_nxt + e,
+                };
+                n += 1;
+            }
+            options.sack_count = n as u8;
+        }
+        let has_ack = flags.ack();
+        if has_ack {
+            self.ack_now = false;
+            self.unacked_segments = 0;
+            self.clear_timer(TimerKind::DelayedAck);
+        }
+        let repr = TcpRepr {
+            src_port: self.tuple.local_port,
+            dst_port: self.tuple.remote_port,
+            seq,
+            ack: if has_ack { self.rcv_nxt } else { SeqNumber(0) },
+            flags,
+            window,
+            urgent: 0,
+            options,
+        };
+        OutSegment {
+            repr,
+            data_offset,
+            data_len,
+        }
+    }
+
+    /// The window field to send: free receive space, never shrinking the right edge
+    /// we advertised before (RFC 9293 §3.8.6.2.2), scaled except on SYNs (RFC 7323 §2.2).
+    fn advertise_window(&mut self, syn: bool) -> u16 {
+        let mut wnd = self.recv.window() as u32;
+        let right = self.rcv_nxt + wnd;
+        if right < self.rcv_adv {
+            wnd = (self.rcv_adv - self.rcv_nxt) as u32;
+        }
+        if syn {
+            // Linux rounds the SYN window down to whole segments (64240 for MSS 1460).
+            let mss = u32::from(self.mss.max(1));
+            let field = wnd.min(65535) / mss * mss;
+            self.rcv_adv = self.rcv_nxt + field;
+            return field as u16;
+        }
+        let field = (wnd >> self.rcv_wscale).min(65535);
+        self.rcv_adv = self.rcv_nxt + (field << self.rcv_wscale);
+        field as u16
+    }
+}

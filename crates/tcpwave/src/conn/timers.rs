@@ -1,0 +1,190 @@
+//! Timer expiry: retransmission (RFC 6298 §5) for SYN, SYN-ACK, data and FIN with
+//! Linux's give-up rules, zero-window probes (persist, RFC 9293 §3.8.6.1), delayed ACK,
+//! keepalive (RFC 1122 §4.2.3.6) and the orphaned FIN-WAIT-2 timeout.
+//! Each connection has one slot per kind; the endpoint's wheel holds the earliest.
+
+use super::rto::give_up_after;
+use super::{Conn, Ctx};
+use crate::error::Error;
+use crate::event::Reason;
+use crate::state::State;
+use crate::time::Duration;
+
+/// The timers a connection keeps (TIME_WAIT's lives in the endpoint's table).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TimerKind {
+    /// Retransmission, or zero-window probe when the peer's window is closed.
+    Retransmit = 0,
+    DelayedAck = 1,
+    Keepalive = 2,
+    FinWait2 = 3,
+}
+
+impl TimerKind {
+    pub const COUNT: usize = 4;
+    const ALL: [TimerKind; 4] = [
+        TimerKind::Retransmit,
+        TimerKind::DelayedAck,
+        TimerKind::Keepalive,
+        TimerKind::FinWait2,
+    ];
+}
+
+/// Linux: `tcp_orphan_retries` = 0 means 8.
+const ORPHAN_RETRIES_DEFAULT: u32 = 8;
+
+impl Conn {
+    /// Run every timer that is due.
+    pub(crate) fn on_timers(&mut self, ctx: &mut Ctx<'_>) {
+        for kind in TimerKind::ALL {
+            if self.state == State::Closed {
+                return;
+            }
+            match self.timer(kind) {
+                Some(at) if at <= ctx.now => {
+                    self.clear_timer(kind);
+                    match kind {
+                        TimerKind::Retransmit => self.on_retransmit_timeout(ctx),
+                        TimerKind::DelayedAck => self.ack_now = true,
+                        TimerKind::Keepalive => self.on_keepalive_timeout(ctx),
+                        TimerKind::FinWait2 => self.on_fin_wait_2_timeout(ctx),
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn on_retransmit_timeout(&mut self, ctx: &mut Ctx<'_>) {
+        match self.state {
+            State::SynSent => self.retransmit_syn(ctx, ctx.cfg.tcp_syn_retries),
+            State::SynReceived => self.retransmit_syn(ctx, ctx.cfg.tcp_synack_retries),
+            State::Established
+            | State::CloseWait
+            | State::FinWait1
+            | State::Closing
+            | State::LastAck => {
+                if self.snd_una == self.snd_nxt && self.snd_wnd == 0 && self.send.len() > 0 {
+                    self.zero_window_probe(ctx);
+                } else if self.snd_una < self.snd_nxt {
+                    self.retransmit_data(ctx);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// SYN / SYN-ACK: give up after `retries` retransmissions (Linux `tcp_write_timeout`
+    /// models this as a time: 127 s for 6 SYN retries with a 1 s initial RTO).
+    fn retransmit_syn(&mut self, ctx: &mut Ctx<'_>, retries: u32) {
+        if self.retransmits >= retries {
+            ctx.counters.TCPAbortOnTimeout += 1;
+            self.fail(ctx, Error::TimedOut, Reason::RetransmitTimeout);
+            return;
+        }
+        self.retransmits += 1;
+        self.rtt.backoff += 1;
+        ctx.counters.RetransSegs += 1;
+        self.rtx_next = Some(self.iss);
+        self.set_timer(TimerKind::Retransmit, ctx.now + self.rtt.current(ctx.cfg));
+    }
+
+    /// Data or FIN unacknowledged for an RTO: RFC 6298 (5.4)-(5.6): retransmit the
+    /// earliest segment, back off, restart the timer; RFC 5681 §3.1: collapse cwnd.
+    fn retransmit_data(&mut self, ctx: &mut Ctx<'_>) {
+        let first_send = *self
+            .retrans_stamp
+            .get_or_insert(ctx.now - self.rtt.current(ctx.cfg));
+        let elapsed = ctx.now.saturating_since(first_send);
+        if self.retransmission_exhausted(ctx, elapsed) {
+            ctx.counters.TCPAbortOnTimeout += 1;
+            self.fail(ctx, Error::TimedOut, Reason::RetransmitTimeout);
+            return;
+        }
+        self.retransmits += 1;
+        self.rtt.backoff += 1;
+        let mss = self.mss as u32;
+        self.cc.on_timeout(self.flight_size(), mss);
+        self.rtx_next = Some(self.snd_una);
+        self.rtt_sample = None;
+        self.set_timer(TimerKind::Retransmit, ctx.now + self.rtt.current(ctx.cfg));
+    }
+
+    /// Linux `retransmits_timed_out`: `tcp_retries2` (or `tcp_orphan_retries` for an
+    /// orphan) turned into a duration by `tcp_model_timeout`; TCP_USER_TIMEOUT overrides.
+    fn retransmission_exhausted(&self, ctx: &Ctx<'_>, elapsed: Duration) -> bool {
+        if let Some(user_timeout) = self.opts.user_timeout {
+            return elapsed >= user_timeout;
+        }
+        let boundary = if self.orphaned {
+            match ctx.cfg.tcp_orphan_retries {
+                0 => ORPHAN_RETRIES_DEFAULT,
+                n => n,
+            }
+        } else {
+            ctx.cfg.tcp_retries2
+        };
+        elapsed >= give_up_after(boundary, ctx.cfg.rto_min, ctx.cfg.rto_max)
+    }
+
+    /// Arm the persist timer when the peer's window is closed and data waits.
+    pub(crate) fn arm_persist(&mut self, ctx: &mut Ctx<'_>) {
+        if self.timer(TimerKind::Retransmit).is_none() {
+            self.set_timer(TimerKind::Retransmit, ctx.now + self.rtt.current(ctx.cfg));
+        }
+    }
+
+    fn zero_window_probe(&mut self, ctx: &mut Ctx<'_>) {
+        if self.zero_window_probes >= ctx.cfg.tcp_retries2 {
+            ctx.counters.TCPAbortOnTimeout += 1;
+            self.fail(ctx, Error::TimedOut, Reason::RetransmitTimeout);
+            return;
+        }
+        self.zero_window_probes += 1;
+        self.probe_pending = true;
+        self.rtt.backoff += 1;
+        self.set_timer(TimerKind::Retransmit, ctx.now + self.rtt.current(ctx.cfg));
+    }
+
+    /// Start keepalive timing if SO_KEEPALIVE is on (RFC 1122 §4.2.3.6).
+    pub(crate) fn arm_keepalive(&mut self, ctx: &mut Ctx<'_>) {
+        if self.opts.keepalive && self.state.is_synchronized() {
+            let idle = self.keepalive_idle(ctx.cfg);
+            self.set_timer(TimerKind::Keepalive, self.last_received + idle);
+        } else {
+            self.clear_timer(TimerKind::Keepalive);
+        }
+    }
+
+    /// Linux `tcp_keepalive_timer`: after `keepidle` of silence send a probe, then one
+    /// every `keepintvl`; after `keepcnt` unanswered probes reset with ETIMEDOUT.
+    fn on_keepalive_timeout(&mut self, ctx: &mut Ctx<'_>) {
+        if !self.opts.keepalive || !self.state.is_synchronized() {
+            return;
+        }
+        let idle = self.keepalive_idle(ctx.cfg);
+        let interval = self.opts.keepintvl.unwrap_or(ctx.cfg.tcp_keepalive_intvl);
+        let max_probes = self.opts.keepcnt.unwrap_or(ctx.cfg.tcp_keepalive_probes);
+        if self.snd_una != self.snd_nxt || self.send.len() > 0 {
+            // Data in flight: the retransmission timer is in charge.
+            self.set_timer(TimerKind::Keepalive, ctx.now + idle);
+            return;
+        }
+        let silent = ctx.now.saturating_since(self.last_received);
+        if silent < idle {
+            self.set_timer(TimerKind::Keepalive, self.last_received + idle);
+            return;
+        }
+        let user_timeout_hit = matches!(self.opts.user_timeout, Some(t) if silent >= t && self.keepalive_probes_sent > 0);
+        if self.keepalive_probes_sent >= max_probes || user_timeout_hit {
+            ctx.counters.TCPAbortOnTimeout += 1;
+            self.rst_pending = true;
+            ctx.counters.OutRsts += 1;
+            self.fail(ctx, Error::TimedOut, Reason::KeepaliveTimeout);
+            return;
+        }
+        self.keepalive_probes_sent += 1;
+        self.probe_pending = true;
+        self.set_timer(TimerKind::Keepalive, ctx.now + interval);
+    }
+}

@@ -1,0 +1,76 @@
+//! Per-endpoint counters named after Linux's SNMP / netstat MIB entries
+//! (`/proc/net/snmp`, `/proc/net/netstat`).
+
+/// Counters, incremented where Linux increments its namesakes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[allow(non_snake_case)]
+pub struct Counters {
+    /// Tcp: ActiveOpens — connect() sent a SYN.
+    pub ActiveOpens: u64,
+    /// Tcp: PassiveOpens — a listener created a connection from a SYN.
+    pub PassiveOpens: u64,
+    /// Tcp: AttemptFails — a connection in SYN_SENT/SYN_RECEIVED failed.
+    pub AttemptFails: u64,
+    /// Tcp: EstabResets — an ESTABLISHED or CLOSE_WAIT connection was reset.
+    pub EstabResets: u64,
+    /// Tcp: OutRsts — RST segments sent.
+    pub OutRsts: u64,
+    /// Tcp: InSegs.
+    pub InSegs: u64,
+    /// Tcp: OutSegs (not counting retransmissions).
+    pub OutSegs: u64,
+    /// Tcp: RetransSegs.
+    pub RetransSegs: u64,
+    /// Tcp: InErrs — segments that failed to parse or checksum.
+    pub InErrs: u64,
+    /// TcpExt: TCPAbortOnClose — close() with unread data sent RST.
+    pub TCPAbortOnClose: u64,
+    /// TcpExt: TCPAbortOnData — data arrived after close(), or SO_LINGER 0 close.
+    pub TCPAbortOnData: u64,
+    /// TcpExt: TCPAbortOnTimeout — retransmissions or keepalives ran out.
+    pub TCPAbortOnTimeout: u64,
+    /// TcpExt: TCPAbortOnLinger — orphaned FIN_WAIT_2 timed out.
+    pub TCPAbortOnLinger: u64,
+    /// TcpExt: TCPTimeWaitOverflow — TIME_WAIT skipped because the table was full.
+    pub TCPTimeWaitOverflow: u64,
+    /// TcpExt: TW — TIME_WAIT entries that expired normally.
+    pub TW: u64,
+    /// TcpExt: TWRecycled — TIME_WAIT tuples reused by connect() (tcp_tw_reuse).
+    pub TWRecycled: u64,
+    /// TcpExt: TWKilled — TIME_WAIT ended early by an RST (RFC 1337 off).
+    pub TWKilled: u64,
+    /// TcpExt: TCPChallengeACK — RFC 5961 challenge ACKs sent.
+    pub TCPChallengeACK: u64,
+    /// TcpExt: ListenDrops — SYNs or ACKs dropped because a listener's queue was full.
+    pub ListenDrops: u64,
+    /// TcpExt: PAWSEstab — segments dropped by PAWS (RFC 7323 §5).
+    pub PAWSEstab: u64,
+}
+
+impl Counters {
+    /// (name, value) pairs for printing, in a stable order.
+    pub fn pairs(&self) -> [(&'static str, u64); 20] {
+        [
+            ("ActiveOpens", self.ActiveOpens),
+            ("PassiveOpens", self.PassiveOpens),
+            ("AttemptFails", self.AttemptFails),
+            ("EstabResets", self.EstabResets),
+            ("OutRsts", self.OutRsts),
+            ("InSegs", self.InSegs),
+            ("OutSegs", self.OutSegs),
+            ("RetransSegs", self.RetransSegs),
+            ("InErrs", self.InErrs),
+            ("TCPAbortOnClose", self.TCPAbortOnClose),
+            ("TCPAbortOnData", self.TCPAbortOnData),
+            ("TCPAbortOnTimeout", self.TCPAbortOnTimeout),
+            ("TCPAbortOnLinger", self.TCPAbortOnLinger),
+            ("TCPTimeWaitOverflow", self.TCPTimeWaitOverflow),
+            ("TW", self.TW),
+            ("TWRecycled", self.TWRecycled),
+            ("TWKilled", self.TWKilled),
+            ("TCPChallengeACK", self.TCPChallengeACK),
+            ("ListenDrops", self.ListenDrops),
+            ("PAWSEstab", self.PAWSEstab),
+        ]
+    }
+}

@@ -1,0 +1,230 @@
+//! What the endpoint does after a connection changed: queue its output, re-arm its
+//! timer, move it between the SYN and accept queues, hand it to the TIME_WAIT table,
+//! and free it once nobody needs it.
+
+use super::time_wait::TimeWaitEntry;
+use super::{ConnId, Endpoint, ListenerId};
+use crate::event::{Event, Reason};
+use crate::state::State;
+use crate::time::Instant;
+use crate::tuple::FourTuple;
+use crate::wire::{TcpFlags, TcpOptions, TcpRepr};
+
+use super::slab::Handle;
+use super::ControlSegment;
+
+impl Endpoint {
+    /// Bookkeeping after any input, timer or call touched connection `h`.
+    pub(crate) fn after_change(&mut self, h: Handle, before: State) {
+        let Some(conn) = self.conns.get(h) else {
+            return;
+        };
+        #[cfg(debug_assertions)]
+        conn.check_invariants();
+        let state = conn.state;
+        if before == State::SynReceived && state != State::SynReceived {
+            self.leave_syn_queue(h, state);
+        }
+        match state {
+            State::TimeWait => return self.enter_time_wait(h),
+            State::Closed => {
+                let Some(conn) = self.conns.get(h) else {
+                    return;
+                };
+                let (tuple, rst_pending, orphaned, child) =
+                    (conn.tuple, conn.rst_pending, conn.orphaned, conn.listener);
+                if self.demux.get(&tuple) == Some(&h) {
+                    self.demux.remove(&tuple);
+                }
+                if !rst_pending && (orphaned || (child.is_some() && before == State::SynReceived)) {
+                    self.free(h);
+                    return;
+                }
+            }
+            _ => {}
+        }
+        self.schedule(h);
+    }
+
+    /// Queue for output and (re)arm the timer wheel, as the connection needs.
+    pub(crate) fn schedule(&mut self, h: Handle) {
+        let Some(conn) = self.conns.get_mut(h) else {
+            return;
+        };
+        if !conn.queued_for_output && (conn.wants_output() || conn.rst_pending) {
+            conn.queued_for_output = true;
+            self.transmit_queue.push_back(h);
+        }
+        let deadline = if conn.state == State::Closed {
+            None
+        } else {
+            conn.next_deadline()
+        };
+        let armed = conn.wheel.map(|(_, at)| at);
+        if deadline == armed {
+            return;
+        }
+        if let Some((key, _)) = conn.wheel.take() {
+            self.wheel.cancel(key);
+        }
+        if let Some(at) = deadline {
+            let key = self.wheel.arm(at, h);
+            if let Some(conn) = self.conns.get_mut(h) {
+                conn.wheel = Some((key, at));
+            }
+        }
+    }
+
+    /// A passive connection left SYN-RECEIVED: into the accept queue, or gone.
+    fn leave_syn_queue(&mut self, h: Handle, state: State) {
+        let Some(lid) = self.conns.get(h).and_then(|c| c.listener) else {
+            return;
+        };
+        let Some(listener) = self.listeners.get_mut(lid.0) else {
+            // The listener was closed meanwhile: nobody will accept this connection.
+            if state != State::Closed {
+                self.with_conn(h, |conn, ctx| conn.app_abort(ctx));
+            }
+            return;
+        };
+        listener.syn_queue_len = listener.syn_queue_len.saturating_sub(1);
+        if state != State::Closed {
+            listener.accept_queue.push_back(h);
+            self.events.push_back(Event::Acceptable {
+                listener: lid,
+                conn: ConnId(h),
+            });
+        }
+    }
+
+    pub(crate) fn accept_queue_full(&self, listener: Handle) -> bool {
+        self.listeners
+            .get(listener)
+            .is_some_and(|l| l.accept_queue.len() >= l.backlog as usize)
+    }
+
+    /// The connection reached TIME-WAIT: keep only the compact entry (or none, when
+    /// TIME_WAIT is disabled or the table is full), and send the final ACK.
+    fn enter_time_wait(&mut self, h: Handle) {
+        let Some(conn) = self.conns.get_mut(h) else {
+            return;
+        };
+        let tuple = conn.tuple;
+        let window = ((conn.recv.window() as u32) >> conn.rcv_wscale).min(65535) as u16;
+        let entry = TimeWaitEntry {
+            tuple,
+            snd_nxt: conn.snd_nxt,
+            rcv_nxt: conn.rcv_nxt,
+            ts_recent: conn.ts_recent,
+            ts_recent_stamp_secs: (conn.ts_recent_stamp.total_micros() / 1_000_000) as u32,
+            expiry: self.now + self.cfg.time_wait_len(),
+            window,
+            flags: if conn.ts_ok {
+                TimeWaitEntry::FLAG_TIMESTAMPS
+            } else {
+                0
+            },
+        };
+        let send_ack = conn.ack_now;
+        let orphaned = conn.orphaned;
+        conn.state = State::Closed;
+        conn.timers = Default::default();
+        conn.ack_now = false;
+        self.demux.remove(&tuple);
+        if send_ack {
+            self.queue_time_wait_ack(&entry);
+        }
+        let skip = if self.cfg.time_wait_len() == crate::time::Duration::ZERO {
+            true
+        } else if self.time_wait.len() >= self.cfg.tcp_max_tw_buckets as usize {
+            // Linux `inet_twsk_alloc` refuses past tcp_max_tw_buckets: no TIME_WAIT.
+            self.counters.TCPTimeWaitOverflow += 1;
+            true
+        } else {
+            false
+        };
+        if skip {
+            self.events.push_back(Event::StateChanged {
+                conn: None,
+                tuple,
+                from: State::TimeWait,
+                to: State::Closed,
+                reason: Reason::TimeWaitSkipped,
+            });
+        } else {
+            self.time_wait.insert(entry);
+        }
+        if orphaned {
+            self.free(h);
+        } else {
+            self.schedule(h);
+        }
+    }
+
+    /// ACK from a TIME_WAIT entry: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>.
+    pub(crate) fn queue_time_wait_ack(&mut self, entry: &TimeWaitEntry) {
+        let tuple = entry.tuple;
+        let mut options = TcpOptions::default();
+        if entry.timestamps() {
+            let tsval = (self.now.total_millis() as u32)
+                .wrapping_add(self.isn.ts_offset(tuple.local_addr, tuple.remote_addr));
+            options.timestamps = Some((tsval, entry.ts_recent));
+        }
+        let repr = TcpRepr {
+            src_port: tuple.local_port,
+            dst_port: tuple.remote_port,
+            seq: entry.snd_nxt,
+            ack: entry.rcv_nxt,
+            flags: TcpFlags::ACK,
+            window: entry.window,
+            urgent: 0,
+            options,
+        };
+        self.control.push_back(ControlSegment {
+            src: tuple.local_addr,
+            dst: tuple.remote_addr,
+            repr,
+        });
+    }
+
+    /// Expire TIME_WAIT entries whose 2·MSL has passed.
+    pub(crate) fn expire_time_wait(&mut self, now: Instant) {
+        while let Some(entry) = self.time_wait.pop_expired(now) {
+            self.counters.TW += 1;
+            self.time_wait_closed(entry.tuple, Reason::TimeWaitExpired);
+        }
+    }
+
+    pub(crate) fn time_wait_closed(&mut self, tuple: FourTuple, reason: Reason) {
+        self.events.push_back(Event::StateChanged {
+            conn: None,
+            tuple,
+            from: State::TimeWait,
+            to: State::Closed,
+            reason,
+        });
+    }
+
+    /// Forget a connection entirely.
+    pub(crate) fn free(&mut self, h: Handle) {
+        if let Some(conn) = self.conns.remove(h) {
+            if let Some((key, _)) = conn.wheel {
+                self.wheel.cancel(key);
+            }
+            if self.demux.get(&conn.tuple) == Some(&h) {
+                self.demux.remove(&conn.tuple);
+            }
+            if let Some(lid) = conn.listener {
+                self.forget_child(lid, h);
+            }
+        }
+    }
+
+    fn forget_child(&mut self, lid: ListenerId, h: Handle) {
+        if let Some(listener) = self.listeners.get_mut(lid.0) {
+            if let Some(pos) = listener.accept_queue.iter().position(|&c| c == h) {
+                listener.accept_queue.remove(pos);
+            }
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! Segments for a tuple in TIME-WAIT, as Linux's `tcp_timewait_state_process`:
+//! re-ACK (and restart 2·MSL for) a retransmitted FIN, accept a new SYN that is
+//! clearly newer (RFC 6191), and RST handling per `tcp_rfc1337` (RFC 1337).
+
+use super::Endpoint;
+use crate::event::{Event, Reason};
+use crate::tuple::FourTuple;
+use crate::wire::TcpRepr;
+
+impl Endpoint {
+    pub(crate) fn time_wait_segment(&mut self, tuple: FourTuple, seg: &TcpRepr, payload: &[u8]) {
+        let Some(&entry) = self.time_wait.get(&tuple) else {
+            return;
+        };
+        let flags = seg.flags;
+        let tsval = seg.options.timestamps.map(|(v, _)| v);
+        // RFC 7323 §5.3 (PAWS): an older TSval marks an old duplicate.
+        let paws_reject = !flags.rst()
+            && entry.timestamps()
+            && matches!(tsval, Some(v) if (v.wrapping_sub(entry.ts_recent) as i32) < 0);
+        let bare = payload.is_empty() && !flags.syn() && !flags.fin();
+        if !paws_reject && seg.seq == entry.rcv_nxt && (bare || flags.rst()) {
+            if flags.rst() {
+                if self.cfg.tcp_rfc1337 {
+                    // RFC 1337 §3 (TW assassination): ignore RST in TIME-WAIT.
+                    return;
+                }
+                self.time_wait.remove(&tuple);
+                self.counters.TWKilled += 1;
+                self.time_wait_closed(tuple, Reason::RcvRst);
+            }
+            return;
+        }
+        let newer_ts = entry.timestamps()
+            && matches!(tsval, Some(v) if (entry.ts_recent.wrapping_sub(v) as i32) < 0);
+        if flags.syn()
+            && !flags.rst()
+            && !flags.ack()
+            && !paws_reject
+            && (seg.seq > entry.rcv_nxt || newer_ts)
+        {
+            // RFC 6191 / RFC 9293 §3.6.1: a SYN that cannot be an old duplicate opens a
+            // new incarnation; Linux seeds its ISS above the old SND.NXT.
+            self.time_wait.remove(&tuple);
+            self.time_wait_closed(tuple, Reason::TimeWaitReused);
+            let iss = entry.snd_nxt + 65_537u32;
+            match self.find_listener(tuple.local_addr, tuple.local_port) {
+                Some(lh) => self.listener_segment(lh, tuple, seg, Some(iss)),
+                None => self.closed_port_reply(tuple, seg, payload.len()),
+            }
+            return;
+        }
+        if paws_reject {
+            self.counters.PAWSEstab += 1;
+        }
+        if flags.rst() {
+            return;
+        }
+        if paws_reject || flags.ack() {
+            // A retransmitted FIN means our ACK was lost: 2·MSL starts over.
+            self.time_wait.restart(&tuple, self.now);
+            let expiry = self.now + self.cfg.time_wait_len();
+            self.events
+                .push_back(Event::TimeWaitRestarted { tuple, expiry });
+        }
+        self.queue_time_wait_ack(&entry);
+    }
+}
