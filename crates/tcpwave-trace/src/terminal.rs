@@ -1,0 +1,1 @@
+//! Terminal diagram (being built).
