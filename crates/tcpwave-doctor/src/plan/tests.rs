@@ -1,0 +1,215 @@
+use super::*;
+
+fn input(rate: f64) -> PlanInput {
+    PlanInput {
+        rate_per_s: rate,
+        ..PlanInput::default()
+    }
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() < 1e-6 * b.abs().max(1.0)
+}
+
+#[test]
+fn default_pool_exhausts_at_about_470_per_second() {
+    let report = compute(&input(100.0)).unwrap();
+    assert_eq!(report.ports_per_pool, 28232);
+    let onset = report.eaddrnotavail_onset_rate_per_pool_per_s.unwrap();
+    assert!(close(onset, 28232.0 / 60.0), "{onset}");
+    assert!((470.0..471.0).contains(&onset));
+    assert!(report.sustainable);
+    assert!(report.time_to_exhaustion_s.is_none());
+    // R·(L+T) = 100 · 60
+    assert!(close(report.ports_in_use_per_pool, 6000.0));
+    assert!(close(report.headroom_per_pool, 28232.0 - 6000.0));
+    // conntrack R·(L+120)
+    assert!(close(report.conntrack_entries, 12000.0));
+    assert!(close(report.time_wait_entries, 6000.0));
+}
+
+#[test]
+fn six_hundred_per_second_runs_out_after_47_seconds() {
+    let report = compute(&input(600.0)).unwrap();
+    assert!(!report.sustainable);
+    assert!(close(report.ports_in_use_per_pool, 36000.0));
+    assert!(close(report.headroom_per_pool, 28232.0 - 36000.0));
+    let exhaustion = report.time_to_exhaustion_s.unwrap();
+    assert!(close(exhaustion, 28232.0 / 600.0), "{exhaustion}");
+    assert!(close(
+        report.max_request_rate_per_s.unwrap(),
+        28232.0 / 60.0
+    ));
+    // The ranking is fixed and SO_LINGER 0 comes last with its warning.
+    let codes: Vec<&str> = report.remedies.iter().map(|r| r.code).collect();
+    assert_eq!(
+        codes,
+        [
+            "keep-alive",
+            "source-addresses",
+            "port-range",
+            "tw-reuse",
+            "so-linger-zero"
+        ]
+    );
+    assert!(report.remedies[4].caveat.starts_with("LAST RESORT"));
+    assert!(
+        report.remedies.iter().all(|r| r.sufficient),
+        "{:?}",
+        report.remedies
+    );
+    // Two requests per connection halve the connection rate: enough.
+    assert!(report.remedies[0]
+        .change
+        .contains("2 requests per connection"));
+    assert!(report.remedies[1].change.contains("2 source addresses"));
+}
+
+#[test]
+fn lifetime_sources_destinations_and_keep_alive_scale_as_expected() {
+    let plan = PlanInput {
+        rate_per_s: 10_000.0,
+        lifetime_s: 2.0,
+        sources: 4,
+        destinations: 5,
+        requests_per_conn: 10,
+        ..PlanInput::default()
+    };
+    let report = compute(&plan).unwrap();
+    assert_eq!(report.pools, 20);
+    assert!(close(report.connection_rate_per_s, 1000.0));
+    assert!(close(report.connection_rate_per_pool_per_s, 50.0));
+    assert!(close(report.port_hold_s, 62.0));
+    assert!(close(report.ports_in_use_per_pool, 3100.0));
+    let onset = report.eaddrnotavail_onset_rate_per_pool_per_s.unwrap();
+    assert!(close(onset, 28232.0 / 62.0));
+    assert!(close(
+        report.max_request_rate_per_s.unwrap(),
+        onset * 20.0 * 10.0
+    ));
+    assert!(close(report.conntrack_entries, 1000.0 * 122.0));
+}
+
+#[test]
+fn tw_reuse_and_server_close_shorten_the_port_hold() {
+    let reuse = compute(&PlanInput {
+        tw_reuse: true,
+        ..input(600.0)
+    })
+    .unwrap();
+    assert!(close(reuse.port_hold_s, 1.0));
+    assert!(reuse.sustainable);
+    let server = compute(&PlanInput {
+        closer: Closer::Server,
+        lifetime_s: 0.5,
+        ..input(600.0)
+    })
+    .unwrap();
+    assert!(close(server.port_hold_s, 0.5));
+    assert_eq!(server.time_wait_holder, Closer::Server);
+    assert!(server.notes.iter().any(|n| n.contains("RFC 6191")));
+    assert!(server.remedies[3].caveat.contains("no effect"));
+    // No lifetime and no client TIME_WAIT: nothing to exhaust.
+    let instant = compute(&PlanInput {
+        closer: Closer::Server,
+        ..input(600.0)
+    })
+    .unwrap();
+    assert!(instant.eaddrnotavail_onset_rate_per_pool_per_s.is_none());
+    assert!(instant.sustainable);
+}
+
+#[test]
+fn bad_inputs_are_refused_with_a_reason() {
+    for rate in [0.0, -5.0, f64::NAN, f64::INFINITY] {
+        assert!(
+            matches!(compute(&input(rate)), Err(PlanError::RateNotPositive(_))),
+            "{rate}"
+        );
+    }
+    let negative = compute(&PlanInput {
+        lifetime_s: -1.0,
+        ..input(1.0)
+    });
+    assert_eq!(
+        negative,
+        Err(PlanError::BadDuration {
+            option: "--lifetime",
+            value: -1.0
+        })
+    );
+    let empty = compute(&PlanInput {
+        port_low: 5000,
+        port_high: 4000,
+        ..input(1.0)
+    });
+    assert_eq!(
+        empty,
+        Err(PlanError::EmptyPortRange {
+            low: 5000,
+            high: 4000
+        })
+    );
+    let zero = compute(&PlanInput {
+        sources: 0,
+        ..input(1.0)
+    });
+    assert_eq!(
+        zero,
+        Err(PlanError::ZeroCount {
+            option: "--sources"
+        })
+    );
+    let message = PlanError::EmptyPortRange {
+        low: 5000,
+        high: 4000,
+    }
+    .to_string();
+    assert!(message.contains("32768-60999"), "{message}");
+}
+
+#[test]
+fn port_ranges_parse() {
+    assert_eq!(parse_port_range("32768-60999"), Ok((32768, 60999)));
+    assert_eq!(parse_port_range("1024 65535"), Ok((1024, 65535)));
+    assert_eq!(parse_port_range("80-80"), Ok((80, 80)));
+    assert!(matches!(
+        parse_port_range("60999-32768"),
+        Err(PlanError::EmptyPortRange { .. })
+    ));
+    assert!(matches!(
+        parse_port_range("0-10"),
+        Err(PlanError::EmptyPortRange { .. })
+    ));
+    assert!(matches!(
+        parse_port_range("1-70000"),
+        Err(PlanError::EmptyPortRange { .. })
+    ));
+    assert!(matches!(
+        parse_port_range("abc"),
+        Err(PlanError::PortRangeSyntax(_))
+    ));
+    assert!(matches!(
+        parse_port_range("1-2-3"),
+        Err(PlanError::PortRangeSyntax(_))
+    ));
+}
+
+#[test]
+fn render_and_json_carry_the_key_numbers() {
+    let report = compute(&input(600.0)).unwrap();
+    let text = render::render(&report);
+    assert!(text.contains("470.5 /s new connections per pool"), "{text}");
+    assert!(text.contains("NOT SUSTAINABLE"), "{text}");
+    assert!(text.contains("so-linger-zero"), "{text}");
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["schema"], "tcpwave-plan/1");
+    assert_eq!(json["ports_per_pool"], 28232);
+    assert_eq!(json["input"]["closer"], "client");
+    assert!(
+        json["eaddrnotavail_onset_rate_per_pool_per_s"]
+            .as_f64()
+            .unwrap()
+            > 470.0
+    );
+}
