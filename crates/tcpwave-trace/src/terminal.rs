@@ -1,1 +1,275 @@
-//! Terminal diagram (being built).
+//! The terminal sequence diagram the articles draw: one column per host, an arrow
+//! per segment (flags, seq/ack, length, window), lost segments marked, every state
+//! change in its host's column at its time, and at the end what each side ended in
+//! and what the applications saw. Colour only when asked (a terminal).
+
+use std::fmt::Write as _;
+
+use crate::model::{fmt_time, Body, Segment, Trace};
+
+/// How to draw.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TerminalOptions {
+    /// ANSI colours (use when stdout is a terminal).
+    pub color: bool,
+    /// Absolute sequence numbers instead of relative ones.
+    pub absolute: bool,
+    /// Show segment options (MSS, window scale, SACK, timestamps).
+    pub options: bool,
+}
+
+const TIME_WIDTH: usize = 10;
+/// A pause longer than this gets its own "time passes" line.
+const GAP_US: u64 = 1_000_000;
+
+struct Palette {
+    color: bool,
+}
+
+impl Palette {
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+    fn for_flags(&self, flags: &str, text: &str) -> String {
+        let code = if flags.contains('R') {
+            "1;31"
+        } else if flags.contains('S') {
+            "1;32"
+        } else if flags.contains('F') {
+            "1;33"
+        } else if flags.contains('P') {
+            "36"
+        } else {
+            "0"
+        };
+        self.paint(code, text)
+    }
+}
+
+/// "SYN+ACK", "FIN+ACK", "PSH+ACK", "RST" from flag letters.
+pub fn flag_names(letters: &str) -> String {
+    letters
+        .chars()
+        .map(|c| match c {
+            'S' => "SYN",
+            'F' => "FIN",
+            'R' => "RST",
+            'P' => "PSH",
+            'A' => "ACK",
+            'U' => "URG",
+            'E' => "ECE",
+            'C' => "CWR",
+            _ => "?",
+        })
+        .collect::<Vec<_>>()
+        .join("+")
+}
+
+/// The label of a segment: "FIN+ACK seq=19 ack=27 win=1024" (+ "len=N" with data).
+pub fn segment_label(s: &Segment, absolute: bool) -> String {
+    let (seq, ack) = if absolute {
+        (s.seq, s.ack)
+    } else {
+        (s.rel_seq, s.rel_ack)
+    };
+    let mut label = format!("{} seq={seq}", flag_names(&s.flags));
+    if s.flags.contains('A') {
+        let _ = write!(label, " ack={ack}");
+    }
+    if s.len > 0 {
+        let _ = write!(label, " len={}", s.len);
+    }
+    let _ = write!(label, " win={}", s.win);
+    label
+}
+
+/// Render the whole trace as text.
+pub fn render(trace: &Trace, opts: &TerminalOptions) -> String {
+    let pal = Palette { color: opts.color };
+    let n = trace.hosts.len().max(1);
+    let col = if n <= 2 {
+        44
+    } else if n == 3 {
+        34
+    } else {
+        28
+    };
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} — {}",
+        pal.paint("1", &trace.scenario),
+        trace.description
+    );
+    let mut header = format!("{:>TIME_WIDTH$} ", "time");
+    for h in &trace.hosts {
+        let title = format!("{} {}", h.name, h.addr);
+        header.push_str(&format!("{:<col$}", center(&title, col)));
+    }
+    let _ = writeln!(out, "{}", pal.paint("1", header.trim_end()));
+    let _ = writeln!(out, "{}", "─".repeat(TIME_WIDTH + 1 + col * n));
+    let index_of = |name: &str| trace.hosts.iter().position(|h| h.name == name);
+    let host_of_addr = |addr: &str| {
+        let ip = addr.split(':').next().unwrap_or("");
+        trace.hosts.iter().position(|h| h.addr == ip)
+    };
+    let mut last_t = 0u64;
+    for e in &trace.events {
+        if e.t_us > last_t + GAP_US {
+            let gap = format!(
+                "⋮  {} pass",
+                fmt_time(e.t_us - last_t).trim_end_matches('s').to_string() + " s"
+            );
+            let _ = writeln!(out, "{:>TIME_WIDTH$} {}", "", pal.paint("2", &gap));
+        }
+        last_t = e.t_us;
+        let Some(h) = index_of(&e.host) else { continue };
+        let time = fmt_time(e.t_us);
+        let line = match &e.body {
+            Body::Send(s) => {
+                let to = host_of_addr(&s.dst).unwrap_or(h);
+                let label = segment_label(s, opts.absolute);
+                let arrow = arrow_line(h, to, col, n, &label, false);
+                let mut text = pal.for_flags(&s.flags, &arrow);
+                if opts.options && !s.options.is_empty() {
+                    let _ = write!(
+                        text,
+                        "\n{:>TIME_WIDTH$} {}",
+                        "",
+                        pal.paint(
+                            "2",
+                            &format!("{}<{}>", " ".repeat(col * h.min(to) + 2), s.options)
+                        )
+                    );
+                }
+                text
+            }
+            Body::Drop(s) => {
+                let from = host_of_addr(&s.src).unwrap_or(h);
+                let to = host_of_addr(&s.dst).unwrap_or(h);
+                let reason = s.reason.clone().unwrap_or_else(|| "lost".into());
+                let label = format!("{} ✗ {}", segment_label(s, opts.absolute), reason);
+                pal.paint("1;31", &arrow_line(from, to, col, n, &label, true))
+            }
+            Body::Recv(_) => continue,
+            Body::State(s) => {
+                let text = format!("{} → {}", s.from, s.to);
+                let shown = format!(
+                    "{}{}",
+                    " ".repeat(col * h + 1),
+                    pal.paint("1;35", &format!("[{text}]"))
+                );
+                format!("{shown}  {}", pal.paint("2", &format!("({})", s.reason)))
+            }
+            Body::App(note) => format!(
+                "{}{}",
+                " ".repeat(col * h + 1),
+                pal.paint("34", &format!("▸ {}", note.text))
+            ),
+            Body::Timer(note) => format!(
+                "{}{}",
+                " ".repeat(col * h + 1),
+                pal.paint("33", &format!("⏲ {}", note.text))
+            ),
+        };
+        let _ = writeln!(out, "{time:>TIME_WIDTH$} {line}");
+    }
+    render_outcome(&mut out, trace, &pal);
+    out
+}
+
+fn center(text: &str, width: usize) -> String {
+    let len = text.chars().count();
+    if len >= width {
+        return text.to_string();
+    }
+    let left = (width - len) / 2;
+    format!("{}{}", " ".repeat(left), text)
+}
+
+/// An arrow from column `from` to column `to` with the label written on it.
+fn arrow_line(from: usize, to: usize, col: usize, n: usize, label: &str, lost: bool) -> String {
+    let mid = |i: usize| col * i + col / 2;
+    let (a, b) = (mid(from.min(to)), mid(from.max(to)));
+    let width = col * n;
+    let mut cells: Vec<char> = vec![' '; width.max(b + 1)];
+    if a == b {
+        return format!("{}⟲ {label}", " ".repeat(a));
+    }
+    for c in cells.iter_mut().take(b + 1).skip(a) {
+        *c = '─';
+    }
+    if lost {
+        let stop = (a + b) / 2;
+        let range = if from < to {
+            stop + 1..=b
+        } else {
+            a..=stop.saturating_sub(1)
+        };
+        for i in range {
+            cells[i] = ' ';
+        }
+        cells[stop] = '✗';
+    } else if from < to {
+        cells[b] = '▶';
+    } else {
+        cells[a] = '◀';
+    }
+    let label: Vec<char> = format!(" {label} ").chars().collect();
+    let span = b - a;
+    if label.len() + 2 <= span {
+        let start = a + (span - label.len()) / 2;
+        for (i, ch) in label.iter().enumerate() {
+            cells[start + i] = *ch;
+        }
+        cells.iter().collect::<String>().trim_end().to_string()
+    } else {
+        format!(
+            "{} {}",
+            cells.iter().collect::<String>().trim_end(),
+            label.iter().collect::<String>().trim()
+        )
+    }
+}
+
+fn render_outcome(out: &mut String, trace: &Trace, pal: &Palette) {
+    let o = &trace.outcome;
+    let _ = writeln!(
+        out,
+        "\n{} (at {})",
+        pal.paint("1", "Final states"),
+        fmt_time(o.end_us)
+    );
+    for f in &o.final_states {
+        let _ = writeln!(out, "  {:<10} {:<44} {}", f.host, f.conn, f.state);
+    }
+    if !o.app_saw.is_empty() {
+        let _ = writeln!(out, "{}", pal.paint("1", "What the applications saw"));
+        for note in &o.app_saw {
+            let _ = writeln!(out, "  {} — {}", note.conn, note.text);
+        }
+    }
+    if !o.figures.is_empty() {
+        let _ = writeln!(out, "{}", pal.paint("1", "Figures"));
+        for f in &o.figures {
+            let _ = writeln!(out, "  {:<44} {} {}", f.name, trim_float(f.value), f.unit);
+        }
+    }
+    let _ = writeln!(out, "{}", pal.paint("1", "Counters"));
+    for h in &o.counters {
+        let list: Vec<String> = h.counters.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let _ = writeln!(out, "  {:<10} {}", h.host, list.join(" "));
+    }
+}
+
+fn trim_float(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v:.2}")
+    }
+}

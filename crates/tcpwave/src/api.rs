@@ -40,7 +40,7 @@ impl Endpoint {
         let iss = match reused {
             // Linux `tcp_twsk_unique`: a reused TIME_WAIT tuple starts above the old SND.NXT.
             Some(entry) => entry.snd_nxt + 65_537u32,
-            None => self.isn.isn(&tuple, self.now),
+            None => self.isn.isn(&tuple, self.cfg.isn_time(self.now)),
         };
         let ts_offset = self.isn.ts_offset(tuple.local_addr, tuple.remote_addr);
         let slot = self.conns.vacant_handle();

@@ -66,6 +66,10 @@ pub struct Config {
     pub somaxconn: u32,
     /// `net.ipv4.tcp_challenge_ack_limit`: challenge ACKs per second (RFC 5961 §7).
     pub tcp_challenge_ack_limit: u32,
+    /// RFC 6528's clock term M in ISN = M + F(4-tuple, secret). Off (a teaching knob)
+    /// makes every incarnation of a 4-tuple start at the same ISN, as old stacks with a
+    /// slow or wrapped ISN clock could.
+    pub isn_clock: bool,
     /// Secret for RFC 6528 ISNs, timestamp offsets and ephemeral port offsets.
     pub isn_secret: u128,
 }
@@ -100,6 +104,7 @@ impl Default for Config {
             initial_cwnd_segments: 10,
             somaxconn: 4096,
             tcp_challenge_ack_limit: 1000,
+            isn_clock: true,
             isn_secret: 0x7463_7077_6176_652d_6973_6e2d_7365_6372,
         }
     }
@@ -352,6 +357,7 @@ impl Config {
             "initial_cwnd_segments" => self.initial_cwnd_segments = self.positive(name, value)?,
             "somaxconn" => self.somaxconn = self.positive(name, value)?,
             "tcp_challenge_ack_limit" => self.tcp_challenge_ack_limit = count(value)?,
+            "isn_clock" => self.isn_clock = parse_bool(name, value)?,
             "isn_secret" => self.isn_secret = parse_num(name, value, "an unsigned integer")?,
             _ => {
                 return Err(ConfigError::UnknownKnob {
@@ -385,6 +391,11 @@ impl Config {
                 expected: "NAME=VALUE",
             }),
         }
+    }
+
+    /// The time to feed the ISN generator (RFC 6528's M), or zero when the clock is off.
+    pub(crate) fn isn_time(&self, now: crate::time::Instant) -> crate::time::Instant {
+        if self.isn_clock { now } else { crate::time::Instant::ZERO }
     }
 
     /// Window scale shift we offer: the smallest shift that lets `tcp_rmem_max` be

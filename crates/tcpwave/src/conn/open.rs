@@ -51,6 +51,7 @@ impl Conn {
         conn.state = State::Listen;
         conn.irs = syn.seq;
         conn.rcv_nxt = syn.seq + 1u32;
+        conn.rcv_adv = conn.rcv_nxt;
         conn.negotiate(ctx.cfg, &syn.options, true);
         conn.update_ts_recent(syn, ctx.now);
         conn.snd_wnd = syn.window as u32;
@@ -165,6 +166,7 @@ impl Conn {
         }
         self.irs = seg.seq;
         self.rcv_nxt = seg.seq + 1u32;
+        self.rcv_adv = self.rcv_nxt;
         self.negotiate(ctx.cfg, &seg.options, false);
         self.update_ts_recent(seg, ctx.now);
         self.last_received = ctx.now;
@@ -172,7 +174,8 @@ impl Conn {
             // Our SYN is acknowledged: ESTABLISHED, and ACK the peer's SYN.
             self.snd_una = seg.ack;
             self.take_rtt_sample(ctx, seg.ack);
-            self.snd_wnd = (seg.window as u32) << self.snd_wscale;
+            // RFC 7323 §2.2: the window in a SYN segment is never scaled.
+            self.snd_wnd = seg.window as u32;
             self.max_snd_wnd = self.snd_wnd;
             self.snd_wl1 = seg.seq;
             self.snd_wl2 = seg.ack;

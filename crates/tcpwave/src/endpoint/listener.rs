@@ -73,7 +73,7 @@ impl Endpoint {
             self.counters.ListenDrops += 1;
             return;
         }
-        let iss = iss.unwrap_or_else(|| self.isn.isn(&tuple, self.now));
+        let iss = iss.unwrap_or_else(|| self.isn.isn(&tuple, self.cfg.isn_time(self.now)));
         let ts_offset = self.isn.ts_offset(tuple.local_addr, tuple.remote_addr);
         let id = ListenerId(lh);
         let slot = self.conns.vacant_handle();

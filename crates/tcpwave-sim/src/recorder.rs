@@ -1,0 +1,201 @@
+//! Builds the trace from what the hosts did: segments from the bytes on the wire
+//! (relative sequence numbers as Wireshark computes them), state changes from the
+//! engine's events, application calls, and connection-block snapshots.
+
+use std::collections::BTreeMap;
+
+use tcpwave::wire::{self, TcpRepr};
+use tcpwave::{ConnInfo, FourTuple, Instant};
+use tcpwave_trace::{Body, ConnBlock, Note, Segment, Snapshot, StateChange, Trace, TraceEvent};
+
+/// Most connections tracked for snapshots; larger runs record none.
+const SNAPSHOT_CONN_LIMIT: usize = 8;
+
+#[derive(Default)]
+pub struct Recorder {
+    pub trace: Trace,
+    /// Initial sequence number per direction ("src" -> "dst"), from the latest SYN.
+    isn: BTreeMap<(String, String), u32>,
+    next_id: u64,
+    /// (host index, tuple) of every connection seen, in order of appearance.
+    pub tracked: Vec<(usize, FourTuple)>,
+    pub snapshots_enabled: bool,
+}
+
+/// tcpdump's words for the options.
+fn options_text(repr: &TcpRepr) -> String {
+    let o = &repr.options;
+    let mut parts = Vec::new();
+    if let Some(mss) = o.mss {
+        parts.push(format!("mss {mss}"));
+    }
+    if o.sack_permitted {
+        parts.push("sackOK".to_string());
+    }
+    if let Some((val, ecr)) = o.timestamps {
+        parts.push(format!("TS val {val} ecr {ecr}"));
+    }
+    if let Some(ws) = o.window_scale {
+        parts.push(format!("wscale {ws}"));
+    }
+    if o.sack_count > 0 {
+        let blocks: Vec<String> = o
+            .sacks()
+            .iter()
+            .map(|b| format!("{{{}:{}}}", b.left, b.right))
+            .collect();
+        parts.push(format!("sack {}", blocks.join("")));
+    }
+    parts.join(",")
+}
+
+impl Recorder {
+    pub fn new(scenario: &str, description: &str, seed: u64) -> Recorder {
+        let mut r = Recorder {
+            snapshots_enabled: true,
+            ..Recorder::default()
+        };
+        r.trace.scenario = scenario.to_string();
+        r.trace.description = description.to_string();
+        r.trace.seed = seed;
+        r
+    }
+
+    /// Turn raw packet bytes into a trace segment (None if they do not parse).
+    pub fn segment(&mut self, packet: &[u8]) -> Option<Segment> {
+        let (ip, tcp, payload) = wire::parse_ipv4_tcp(packet).ok()?;
+        let src = format!("{}:{}", ip.src, tcp.src_port);
+        let dst = format!("{}:{}", ip.dst, tcp.dst_port);
+        if tcp.flags.syn() {
+            self.isn.insert((src.clone(), dst.clone()), tcp.seq.0);
+        }
+        let own = self
+            .isn
+            .get(&(src.clone(), dst.clone()))
+            .copied()
+            .unwrap_or(0);
+        let peer = self.isn.get(&(dst.clone(), src.clone())).copied();
+        let rel_ack = match (tcp.flags.ack(), peer) {
+            (true, Some(p)) => tcp.ack.0.wrapping_sub(p),
+            (true, None) => tcp.ack.0,
+            (false, _) => 0,
+        };
+        self.next_id += 1;
+        Some(Segment {
+            id: self.next_id,
+            src,
+            dst,
+            flags: tcp.flags.letters().to_string(),
+            seq: tcp.seq.0,
+            ack: if tcp.flags.ack() { tcp.ack.0 } else { 0 },
+            rel_seq: tcp.seq.0.wrapping_sub(own),
+            rel_ack,
+            len: payload.len() as u32,
+            win: tcp.window,
+            options: options_text(&tcp),
+            reason: None,
+            packet: packet.to_vec(),
+        })
+    }
+
+    pub fn push(&mut self, now: Instant, host: &str, body: Body) {
+        self.trace.events.push(TraceEvent {
+            t_us: now.total_micros(),
+            host: host.to_string(),
+            body,
+        });
+    }
+
+    pub fn state(&mut self, now: Instant, host: &str, change: StateChange) {
+        self.push(now, host, Body::State(change));
+    }
+
+    pub fn app(&mut self, now: Instant, host: &str, conn: String, text: String) {
+        self.push(now, host, Body::App(Note { conn, text }));
+    }
+
+    pub fn timer(&mut self, now: Instant, host: &str, conn: String, text: String) {
+        self.push(now, host, Body::Timer(Note { conn, text }));
+    }
+
+    /// Remember a connection for snapshots and final states.
+    pub fn track(&mut self, host: usize, tuple: FourTuple) {
+        if !self.tracked.contains(&(host, tuple)) {
+            self.tracked.push((host, tuple));
+            if self.tracked.len() > SNAPSHOT_CONN_LIMIT {
+                self.snapshots_enabled = false;
+                self.trace.snapshots.clear();
+            }
+        }
+    }
+
+    /// Control block relative to the initial sequence numbers of both directions.
+    pub fn block(&self, host: &str, info: &ConnInfo) -> ConnBlock {
+        let t = info.tuple;
+        let local = format!("{}:{}", t.local_addr, t.local_port);
+        let remote = format!("{}:{}", t.remote_addr, t.remote_port);
+        let own = self
+            .isn
+            .get(&(local.clone(), remote.clone()))
+            .copied()
+            .unwrap_or(info.iss.0);
+        let peer = self
+            .isn
+            .get(&(remote.clone(), local.clone()))
+            .copied()
+            .unwrap_or(info.irs.0);
+        let mut timers = Vec::new();
+        let mut add = |name: &str, at: Option<Instant>| {
+            if let Some(at) = at {
+                timers.push(format!(
+                    "{name} @{}",
+                    tcpwave_trace::fmt_time(at.total_micros())
+                ));
+            }
+        };
+        add("retransmit", info.retransmit_at);
+        add("delayed-ack", info.delayed_ack_at);
+        add("keepalive", info.keepalive_at);
+        add("fin-wait-2", info.fin_wait_2_at);
+        add("TIME_WAIT", info.time_wait_until);
+        ConnBlock {
+            host: host.to_string(),
+            conn: format!("{local}->{remote}"),
+            state: info.state.name().to_string(),
+            snd_una: info.snd_una.0.wrapping_sub(own),
+            snd_nxt: info.snd_nxt.0.wrapping_sub(own),
+            rcv_nxt: info.rcv_nxt.0.wrapping_sub(peer),
+            snd_wnd: info.snd_wnd,
+            rcv_wnd: info.rcv_wnd,
+            cwnd: info.cwnd,
+            timers,
+        }
+    }
+
+    pub fn snapshot(&mut self, blocks: Vec<ConnBlock>) {
+        if !self.snapshots_enabled || self.trace.events.is_empty() {
+            return;
+        }
+        let after_event = self.trace.events.len() - 1;
+        if self
+            .trace
+            .snapshots
+            .last()
+            .is_some_and(|s| s.blocks == blocks)
+        {
+            return;
+        }
+        self.trace.snapshots.push(Snapshot {
+            after_event,
+            blocks,
+        });
+    }
+}
+
+/// `local->remote` as traces print a connection.
+pub fn conn_name(tuple: &FourTuple) -> String {
+    format!(
+        "{}:{}->{}:{}",
+        tuple.local_addr, tuple.local_port, tuple.remote_addr, tuple.remote_port
+    )
+}
