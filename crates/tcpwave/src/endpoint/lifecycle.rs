@@ -228,3 +228,67 @@ impl Endpoint {
         }
     }
 }
+
+impl Endpoint {
+    /// Check every connection's invariants (`Conn::check_invariants`) and the endpoint's
+    /// own bookkeeping: demux entries name live connections with the same tuple, no tuple
+    /// is both live and in TIME_WAIT, listener queues match their children. Panics with
+    /// a message naming the broken rule. Debug builds run the per-connection part after
+    /// every input already; tests and the simulator call this in release builds too.
+    pub fn check_invariants(&self) {
+        for (h, conn) in self.conns.iter() {
+            conn.check_invariants();
+            if conn.state != State::Closed {
+                assert_eq!(
+                    self.demux.get(&conn.tuple),
+                    Some(&h),
+                    "live connection {} ({}) is missing from the demux map",
+                    conn.tuple,
+                    conn.state
+                );
+            }
+        }
+        for (tuple, &h) in &self.demux {
+            let conn = self
+                .conns
+                .get(h)
+                .unwrap_or_else(|| panic!("demux entry {tuple} names a freed connection"));
+            assert_eq!(&conn.tuple, tuple, "demux entry under the wrong tuple");
+            assert_ne!(
+                conn.state,
+                State::Closed,
+                "closed connection {tuple} still in demux"
+            );
+            assert!(
+                self.time_wait.get(tuple).is_none(),
+                "{tuple} is both a live connection and a TIME_WAIT entry"
+            );
+        }
+        for (lh, listener) in self.listeners.iter() {
+            let lid = ListenerId(lh);
+            let half_open = self
+                .conns
+                .iter()
+                .filter(|(_, c)| c.listener == Some(lid) && c.state == State::SynReceived)
+                .count();
+            assert_eq!(
+                listener.syn_queue_len as usize, half_open,
+                "listener {} counts {} half-open connections, {} exist",
+                listener.local, listener.syn_queue_len, half_open
+            );
+            for &h in &listener.accept_queue {
+                let conn = self.conns.get(h).unwrap_or_else(|| {
+                    panic!(
+                        "accept queue of {} names a freed connection",
+                        listener.local
+                    )
+                });
+                assert_eq!(
+                    conn.listener,
+                    Some(lid),
+                    "accept queue entry of another listener"
+                );
+            }
+        }
+    }
+}
