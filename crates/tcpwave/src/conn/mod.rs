@@ -127,6 +127,8 @@ pub(crate) struct Conn {
     pub mss: u16,
     pub snd_wscale: u8,
     pub rcv_wscale: u8,
+    /// Both SYNs carried the window-scale option (RFC 7323 §2.2), even with shift 0.
+    pub ws_ok: bool,
     pub sack_ok: bool,
     pub ts_ok: bool,
     pub ts_recent: u32,
@@ -196,6 +198,7 @@ impl Conn {
             mss: cfg.mss,
             snd_wscale: 0,
             rcv_wscale: 0,
+            ws_ok: false,
             sack_ok: false,
             ts_ok: false,
             ts_recent: 0,

@@ -72,6 +72,7 @@ impl Conn {
                 // RFC 7323 §2.3: a shift above 14 is treated as 14.
                 self.snd_wscale = shift.min(14);
                 self.rcv_wscale = cfg.offered_window_scale();
+                self.ws_ok = true;
             }
         }
         self.sack_ok = cfg.tcp_sack && peer.sack_permitted;

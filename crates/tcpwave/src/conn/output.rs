@@ -101,7 +101,9 @@ impl Conn {
             ..TcpOptions::default()
         };
         // RFC 7323 §2.2 / RFC 2018 §2: a SYN-ACK carries an option only if the SYN did.
-        if cfg.tcp_window_scaling && (!answering || self.rcv_wscale > 0 || self.snd_wscale > 0) {
+        // A shift of 0 is still an offer ("the window field is not scaled, but may be"),
+        // so the SYN-ACK echoes WS whenever the SYN had it (Linux `wscale_ok`).
+        if cfg.tcp_window_scaling && (!answering || self.ws_ok) {
             o.window_scale = Some(cfg.offered_window_scale());
         }
         o.sack_permitted = cfg.tcp_sack && (!answering || self.sack_ok);
