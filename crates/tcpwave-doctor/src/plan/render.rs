@@ -4,8 +4,9 @@ use super::{Closer, PlanReport};
 use std::fmt::Write;
 
 /// "470.5", "28232", "1.2 k" style numbers kept simple: one decimal below 1000, none above.
+/// One decimal below 1000 unless the value is whole: "470.5", "28232", "600".
 fn number(value: f64) -> String {
-    if value.abs() >= 1000.0 {
+    if value.abs() >= 1000.0 || (value - value.round()).abs() < 1e-9 {
         format!("{value:.0}")
     } else {
         format!("{value:.1}")
@@ -21,9 +22,10 @@ fn bytes(value: f64) -> String {
     }
 }
 
-fn rate(value: Option<f64>) -> String {
-    value.map_or("unlimited by ports".to_string(), |r| {
-        format!("{} /s", number(r))
+/// "470.5 new connections/s", or a plain statement when ports set no limit.
+fn rate(value: Option<f64>, what: &str) -> String {
+    value.map_or("no limit from ports".to_string(), |r| {
+        format!("{} {what}/s", number(r))
     })
 }
 
@@ -61,7 +63,7 @@ pub fn render(report: &PlanReport) -> String {
         (
             "new connections",
             format!(
-                "{} /s ({} /s per pool)",
+                "{}/s ({}/s per pool)",
                 number(report.connection_rate_per_s),
                 number(report.connection_rate_per_pool_per_s)
             ),
@@ -88,13 +90,16 @@ pub fn render(report: &PlanReport) -> String {
         (
             "EADDRNOTAVAIL onset",
             format!(
-                "{} new connections per pool",
-                rate(report.eaddrnotavail_onset_rate_per_pool_per_s)
+                "{} per pool",
+                rate(
+                    report.eaddrnotavail_onset_rate_per_pool_per_s,
+                    "new connections"
+                )
             ),
         ),
         (
             "max sustainable",
-            format!("{} requests", rate(report.max_request_rate_per_s)),
+            rate(report.max_request_rate_per_s, "requests"),
         ),
         ("verdict", verdict(report)),
         (
@@ -135,8 +140,8 @@ pub fn render(report: &PlanReport) -> String {
         );
         let _ = writeln!(
             out,
-            "       → max {} requests: {verdict}",
-            rate(remedy.max_request_rate_per_s)
+            "       → max {}: {verdict}",
+            rate(remedy.max_request_rate_per_s, "requests")
         );
         let _ = writeln!(out, "       ! {}", remedy.caveat);
     }

@@ -199,7 +199,7 @@ fn port_ranges_parse() {
 fn render_and_json_carry_the_key_numbers() {
     let report = compute(&input(600.0)).unwrap();
     let text = render::render(&report);
-    assert!(text.contains("470.5 /s new connections per pool"), "{text}");
+    assert!(text.contains("470.5 new connections/s per pool"), "{text}");
     assert!(text.contains("NOT SUSTAINABLE"), "{text}");
     assert!(text.contains("so-linger-zero"), "{text}");
     let json = serde_json::to_value(&report).unwrap();
