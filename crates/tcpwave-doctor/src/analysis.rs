@@ -9,7 +9,8 @@ use crate::owners::Owners;
 use crate::report::*;
 use crate::review;
 use crate::socket::{Socket, TcpState, TimerKind};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use std::collections::BTreeMap;
 use std::hash::Hash;
 use std::net::{IpAddr, SocketAddr};
 
@@ -21,6 +22,7 @@ pub const TIME_WAIT_SECONDS: f64 = 60.0;
 pub fn analyze(snapshot: &Snapshot, filters: &Filters, top: usize) -> Report {
     let context = Context::new(snapshot, filters);
     let port_range = port_range(snapshot);
+    let usage = pool_usage(&context, port_range.as_ref());
     let mut report = Report {
         schema: SCHEMA,
         netns: snapshot.netns.clone(),
@@ -31,8 +33,8 @@ pub fn analyze(snapshot: &Snapshot, filters: &Filters, top: usize) -> Report {
         filters: filter_summary(filters),
         totals: totals(&context),
         close_wait: close_wait(&context, top),
-        time_wait: time_wait(&context, port_range.clone(), top),
-        ports: ports(&context, port_range, top),
+        time_wait: time_wait(&context, &usage, port_range.clone(), top),
+        ports: ports(usage, port_range, top),
         fin_wait_2: fin_wait_2(&context, top),
         listeners: listeners(&context, top),
         counters: snapshot.counters.clone(),
@@ -70,8 +72,8 @@ struct Context<'a> {
 
 impl<'a> Context<'a> {
     fn new(snapshot: &'a Snapshot, filters: &Filters) -> Context<'a> {
-        let mut listen_ports_any = HashSet::new();
-        let mut listen_exact = HashSet::new();
+        let mut listen_ports_any = HashSet::default();
+        let mut listen_exact = HashSet::default();
         for socket in snapshot
             .sockets
             .iter()
@@ -254,8 +256,8 @@ fn close_wait(context: &Context, top: usize) -> CloseWaitSection {
         stats: GroupStats,
         remotes: HashMap<EndpointKey, u64>,
     }
-    let mut by_process: HashMap<OwnerId, ProcessGroup> = HashMap::new();
-    let mut by_remote: HashMap<EndpointKey, (GroupStats, Vec<u32>)> = HashMap::new();
+    let mut by_process: HashMap<OwnerId, ProcessGroup> = HashMap::default();
+    let mut by_remote: HashMap<EndpointKey, (GroupStats, Vec<u32>)> = HashMap::default();
     let mut section = CloseWaitSection::default();
     for socket in context.with_state(TcpState::CloseWait) {
         section.total += 1;
@@ -326,7 +328,7 @@ type PoolKey = (IpAddr, SocketAddr);
 /// Ports in use per outbound (source ip, destination) pool, over every socket of the
 /// snapshot (filters do not hide the sockets that hold ports). Value: (in use, TIME_WAIT).
 fn pool_usage(context: &Context, range: Option<&PortRange>) -> HashMap<PoolKey, (u64, u64)> {
-    let mut usage: HashMap<PoolKey, (u64, u64)> = HashMap::new();
+    let mut usage: HashMap<PoolKey, (u64, u64)> = HashMap::default();
     for socket in &context.snapshot.sockets {
         if matches!(socket.state, TcpState::Listen | TcpState::Close) {
             continue;
@@ -354,10 +356,14 @@ fn headroom(range: Option<&PortRange>, in_use: u64) -> (Option<i64>, Option<f64>
     }
 }
 
-fn time_wait(context: &Context, range: Option<PortRange>, top: usize) -> TimeWaitSection {
-    let usage = pool_usage(context, range.as_ref());
-    let mut pools: HashMap<PoolKey, GroupStats> = HashMap::new();
-    let mut inbound: HashMap<EndpointKey, (GroupStats, Vec<u32>)> = HashMap::new();
+fn time_wait(
+    context: &Context,
+    usage: &HashMap<PoolKey, (u64, u64)>,
+    range: Option<PortRange>,
+    top: usize,
+) -> TimeWaitSection {
+    let mut pools: HashMap<PoolKey, GroupStats> = HashMap::default();
+    let mut inbound: HashMap<EndpointKey, (GroupStats, Vec<u32>)> = HashMap::default();
     let mut total = 0;
     for socket in context.with_state(TcpState::TimeWait) {
         total += 1;
@@ -406,8 +412,11 @@ fn time_wait(context: &Context, range: Option<PortRange>, top: usize) -> TimeWai
     }
 }
 
-fn ports(context: &Context, range: Option<PortRange>, top: usize) -> PortsSection {
-    let usage = pool_usage(context, range.as_ref());
+fn ports(
+    usage: HashMap<PoolKey, (u64, u64)>,
+    range: Option<PortRange>,
+    top: usize,
+) -> PortsSection {
     let (rows, pool_groups) = top_groups(usage, |u| u.0, top);
     let pools = rows
         .into_iter()
@@ -435,7 +444,7 @@ fn fin_wait_2(context: &Context, top: usize) -> FinWait2Section {
         tcp_fin_timeout_s: context.snapshot.sysctls.tcp_fin_timeout,
         ..Default::default()
     };
-    let mut orphaned: HashMap<EndpointKey, (GroupStats, Vec<u32>)> = HashMap::new();
+    let mut orphaned: HashMap<EndpointKey, (GroupStats, Vec<u32>)> = HashMap::default();
     for socket in context.with_state(TcpState::FinWait2) {
         section.total += 1;
         if socket.is_orphan() {

@@ -5,8 +5,8 @@
 //! Another user's `/proc/PID/fd` is readable only by root; those pids are counted so the
 //! report can say how much attribution is missing.
 
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use serde::Serialize;
-use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 /// A process that holds sockets.
@@ -164,7 +164,7 @@ mod tests {
         let inode = std::fs::metadata(format!("/proc/self/fd/{fd}"))
             .unwrap()
             .ino();
-        let wanted: HashSet<u64> = [inode].into();
+        let wanted: HashSet<u64> = [inode].into_iter().collect();
         let owners = Owners::scan(Path::new("/proc"), &wanted);
         let owner = owners.owner(inode).expect("own socket attributed");
         assert_eq!(owner.pid, std::process::id());
@@ -175,7 +175,7 @@ mod tests {
 
     #[test]
     fn empty_wanted_set_scans_nothing() {
-        let owners = Owners::scan(Path::new("/proc"), &HashSet::new());
+        let owners = Owners::scan(Path::new("/proc"), &HashSet::default());
         assert_eq!(owners.scanned_pids, 0);
     }
 }

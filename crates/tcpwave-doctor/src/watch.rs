@@ -9,8 +9,9 @@ use crate::render;
 use crate::report::{Direction, Finding, Owner, Report, Severity};
 use crate::socket::TcpState;
 use crate::DoctorOptions;
+use rustc_hash::FxHashMap as HashMap;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::{Duration, Instant};
 

@@ -2,6 +2,8 @@
 //! tcpwave_netns::privileged for the skip policy).
 
 mod support;
+// tests/support reaches the namespace helper as `crate::tcpwave_netns`.
+#[allow(clippy::single_component_path_imports)]
 use tcpwave_netns;
 
 use support::{Lab, PEER_IP, SERVICE};

@@ -5,7 +5,7 @@ use crate::collect::Snapshot;
 use crate::filter::Filters;
 use crate::report::{Direction, Owner};
 use crate::socket::TcpState;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 /// What `--watch` follows from sample to sample: a state, who holds it, toward where.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -57,7 +57,7 @@ impl GrowthKey {
 /// FIN_WAIT_2), over the sockets that pass `filters`.
 pub fn growth_counts(snapshot: &Snapshot, filters: &Filters) -> HashMap<GrowthKey, u64> {
     let context = Context::new(snapshot, filters);
-    let mut by_id: HashMap<(TcpState, OwnerId, EndpointKey), u64> = HashMap::new();
+    let mut by_id: HashMap<(TcpState, OwnerId, EndpointKey), u64> = HashMap::default();
     for socket in &context.selected {
         if !matches!(
             socket.state,
