@@ -21,6 +21,12 @@ pub enum SimError {
         "the run exceeded its step cap of {cap} steps at t={at:?}: something loops (seed {seed})"
     )]
     StepCap { cap: u64, at: Instant, seed: u64 },
+    #[error("host {host} sent more than {FLUSH_MAX} segments at once at t={at:?}: an engine bug (seed {seed})")]
+    Runaway {
+        host: String,
+        at: Instant,
+        seed: u64,
+    },
     #[error("no host named `{0}`")]
     UnknownHost(String),
     #[error("the engine emitted a packet that does not parse (host {host}): an engine bug")]
@@ -81,6 +87,8 @@ pub struct Sim {
 /// Bound on flush/dispatch rounds after one input (an application that keeps
 /// calling the API in response to its own events).
 const ROUNDS_MAX: usize = 10_000;
+/// Bound on segments one host sends in one go.
+const FLUSH_MAX: usize = 100_000;
 
 impl Sim {
     pub fn new(scenario: &str, description: &str, seed: u64) -> Sim {
@@ -467,7 +475,7 @@ impl Sim {
                     .tuple(conn)
                     .map(|t| conn_name(&t))
                     .unwrap_or_default();
-                let text = format!("error: {} ({error})", error.errno_name());
+                let text = format!("error: {error}");
                 self.rec.trace.outcome.app_saw.push(tcpwave_trace::Note {
                     conn: format!("{name}: {tuple}"),
                     text: text.clone(),
@@ -523,6 +531,11 @@ impl Sim {
             self.rec.push(self.now, &name, Body::Send(segment.clone()));
             self.route(h, segment);
         }
+        Err(SimError::Runaway {
+            host: self.hosts[h].name.clone(),
+            at: self.now,
+            seed: self.seed,
+        })
     }
 
     fn route(&mut self, from: usize, mut segment: Segment) {

@@ -152,7 +152,7 @@ pub fn render(trace: &Trace, opts: &TerminalOptions) -> String {
                 let from = host_of_addr(&s.src).unwrap_or(h);
                 let to = host_of_addr(&s.dst).unwrap_or(h);
                 let reason = s.reason.clone().unwrap_or_else(|| "lost".into());
-                let label = format!("{} ✗ {}", segment_label(s, opts.absolute), reason);
+                let label = format!("{} — {}", segment_label(s, opts.absolute), reason);
                 pal.paint("1;31", &arrow_line(from, to, col, n, &label, true))
             }
             Body::Recv(_) => continue,

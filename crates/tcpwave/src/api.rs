@@ -98,7 +98,7 @@ impl Endpoint {
                 });
             } else if conn.opts.keepalive {
                 self.with_conn(h, |c, ctx| c.arm_keepalive(ctx));
-                self.schedule(h);
+                self.schedule(h, true);
             }
         }
         Ok(ConnId(h))

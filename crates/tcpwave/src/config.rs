@@ -395,7 +395,11 @@ impl Config {
 
     /// The time to feed the ISN generator (RFC 6528's M), or zero when the clock is off.
     pub(crate) fn isn_time(&self, now: crate::time::Instant) -> crate::time::Instant {
-        if self.isn_clock { now } else { crate::time::Instant::ZERO }
+        if self.isn_clock {
+            now
+        } else {
+            crate::time::Instant::ZERO
+        }
     }
 
     /// Window scale shift we offer: the smallest shift that lets `tcp_rmem_max` be

@@ -54,9 +54,11 @@ pub fn half_close(opts: &RunOptions) -> Result<Trace, ScenarioError> {
             }
         }
         Input::Event(Event::Readable { conn } | Event::PeerClosed { conn }) => {
-            if let Ok((_, true)) = ctx.recv(conn) {
-                peer = Some(conn);
-                ctx.wake_after(ms(100), 1);
+            if peer.is_none() {
+                if let Ok((_, true)) = ctx.recv(conn) {
+                    peer = Some(conn);
+                    ctx.wake_after(ms(100), 1);
+                }
             }
         }
         Input::Wake(n) => {

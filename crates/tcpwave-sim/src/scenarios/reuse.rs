@@ -143,6 +143,10 @@ fn pieces_client(server: SocketAddrV4) -> Box<dyn App> {
 pub fn time_wait_old_duplicate(opts: &RunOptions) -> Result<Trace, ScenarioError> {
     let mut base = Config::default();
     base.isn_clock = false;
+    // RFC 7323 PAWS would also reject the straggler (its timestamp is older than the
+    // new connection's); turn timestamps off to see what TIME_WAIT alone protects.
+    // `--set tcp_timestamps=1` shows PAWS at work.
+    base.tcp_timestamps = false;
     let apps = [
         pieces_client(SocketAddrV4::new(SERVER, PORT)),
         pieces_server(),

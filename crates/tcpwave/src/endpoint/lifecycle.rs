@@ -16,6 +16,13 @@ use super::ControlSegment;
 impl Endpoint {
     /// Bookkeeping after any input, timer or call touched connection `h`.
     pub(crate) fn after_change(&mut self, h: Handle, before: State) {
+        self.after_change_queueing(h, before, true);
+    }
+
+    /// `after_change`, optionally without putting the connection back in the transmit
+    /// queue (when it was just asked and had nothing it may send yet: Nagle, a closed
+    /// window or cwnd; the next ACK or timer re-queues it).
+    pub(crate) fn after_change_queueing(&mut self, h: Handle, before: State, may_queue: bool) {
         let Some(conn) = self.conns.get(h) else {
             return;
         };
@@ -43,15 +50,15 @@ impl Endpoint {
             }
             _ => {}
         }
-        self.schedule(h);
+        self.schedule(h, may_queue);
     }
 
     /// Queue for output and (re)arm the timer wheel, as the connection needs.
-    pub(crate) fn schedule(&mut self, h: Handle) {
+    pub(crate) fn schedule(&mut self, h: Handle, may_queue: bool) {
         let Some(conn) = self.conns.get_mut(h) else {
             return;
         };
-        if !conn.queued_for_output && (conn.wants_output() || conn.rst_pending) {
+        if may_queue && !conn.queued_for_output && (conn.wants_output() || conn.rst_pending) {
             conn.queued_for_output = true;
             self.transmit_queue.push_back(h);
         }
@@ -157,7 +164,7 @@ impl Endpoint {
         if orphaned {
             self.free(h);
         } else {
-            self.schedule(h);
+            self.schedule(h, true);
         }
     }
 

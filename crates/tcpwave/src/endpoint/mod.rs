@@ -353,8 +353,9 @@ impl Endpoint {
             let segment = self
                 .with_conn(h, |conn, ctx| conn.poll_output(ctx))
                 .flatten();
+            let produced = segment.is_some();
             let written = segment.and_then(|seg| self.write_segment(h, &seg, buf));
-            self.after_change(h, before);
+            self.after_change_queueing(h, before, produced);
             if written.is_some() {
                 return written;
             }
