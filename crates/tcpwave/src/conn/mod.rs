@@ -325,9 +325,7 @@ impl Conn {
             | State::CloseWait
             | State::FinWait1
             | State::Closing
-            | State::LastAck => {
-                self.rtx_next.is_some() || self.snd_nxt < self.send_data_end() || self.fin_unsent()
-            }
+            | State::LastAck => self.data_pending(),
             _ => false,
         }
     }

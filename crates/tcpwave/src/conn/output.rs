@@ -116,6 +116,60 @@ impl Conn {
         o
     }
 
+    /// Whether `next_data` would do something now: emit a segment, or arm the persist
+    /// timer. It applies the same send-window, congestion-window and Nagle gates without
+    /// side effects. `wants_output` relies on it: a connection that wants output but whose
+    /// poll yields nothing is queued again at once, and `poll_transmit` would spin for
+    /// ever (seen against the Linux kernel with a full window: RFC 9293 §3.8.6.2.1 lets
+    /// the sender hold data, and it must then not ask to be polled).
+    pub(crate) fn data_pending(&self) -> bool {
+        let data_end = self.send_data_end();
+        let (start, retransmit) = match self.rtx_next {
+            Some(r) => (r, true),
+            None => (self.snd_nxt, false),
+        };
+        let limit = if retransmit {
+            self.snd_nxt
+        } else {
+            self.fin_seq.map(|f| f + 1u32).unwrap_or(data_end)
+        };
+        if start >= limit {
+            return false;
+        }
+        let mss = self.mss as usize;
+        let cwnd_edge = self.snd_una + self.cc.cwnd;
+        let data_stop = limit.min(data_end);
+        let mut len = if data_stop > start {
+            (data_stop - start).min(mss)
+        } else {
+            0
+        };
+        if retransmit {
+            if start >= cwnd_edge && start > self.snd_una {
+                return false;
+            }
+        } else {
+            let edge = (self.snd_una + self.snd_wnd).min(cwnd_edge);
+            let room = if edge > start { edge - start } else { 0 };
+            if len > room {
+                len = room;
+                if len == 0 {
+                    // next_data arms the persist timer, once.
+                    return self.timer(TimerKind::Retransmit).is_none();
+                }
+            }
+            let nagle_holds = len > 0
+                && len < mss
+                && !self.opts.nodelay
+                && self.snd_nxt > self.snd_una
+                && self.fin_seq != Some(start + len);
+            if nagle_holds {
+                return false;
+            }
+        }
+        len > 0 || (self.fin_seq == Some(start + len) && limit > start + len)
+    }
+
     /// Data and/or FIN: a retransmission from `rtx_next`, or new data from SND.NXT.
     fn next_data(&mut self, ctx: &mut Ctx<'_>) -> Option<OutSegment> {
         let data_end = self.send_data_end();
