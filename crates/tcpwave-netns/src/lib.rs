@@ -68,7 +68,9 @@ pub fn skip_message(test_name: &str, reason: &str) -> String {
     )
 }
 
-fn skip_or_panic(test_name: &str, reason: &str, require: bool) -> bool {
+/// What [`privileged`] does once it knows the test cannot run: print the loud skip message
+/// and return false, or panic when `require` (`TCPWAVE_REQUIRE_PRIVILEGED=1`) is set.
+pub fn skip_or_panic(test_name: &str, reason: &str, require: bool) -> bool {
     let message = skip_message(test_name, reason);
     if require {
         panic!("{message} — and {REQUIRE_PRIVILEGED_ENV}=1 forbids skipping");
@@ -267,6 +269,3 @@ fn run_ip_output(args: &[&str]) -> io::Result<Output> {
 fn run_ip(args: &[&str]) -> io::Result<()> {
     run_ip_output(args).map(drop)
 }
-
-#[cfg(test)]
-mod tests;

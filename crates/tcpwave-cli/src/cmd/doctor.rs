@@ -1,10 +1,10 @@
 //! `tcpwave doctor`: diagnose this host's (or a namespace's) TCP connection states.
 //! The work is in the tcpwave-doctor crate; this file maps flags to its options.
 
-use std::io::Write;
+use std::io::{ErrorKind, Write};
 use tcpwave_doctor::filter::{parse_dst, parse_process, parse_states, Filters};
 use tcpwave_doctor::watch::WatchOptions;
-use tcpwave_doctor::{DoctorOptions, SourceChoice};
+use tcpwave_doctor::{DoctorError, DoctorOptions, SourceChoice};
 
 #[derive(clap::Args)]
 #[command(
@@ -20,13 +20,13 @@ pub struct DoctorArgs {
     #[arg(long)]
     json: bool,
     /// Sample every SECS seconds and report growth per process and per destination.
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true)]
     watch: Option<f64>,
     /// With --watch: samples to take, the first included (default: until --duration or Ctrl-C).
     #[arg(long, value_name = "N", requires = "watch")]
     count: Option<u32>,
     /// With --watch: stop after SECS seconds.
-    #[arg(long, value_name = "SECS", requires = "watch")]
+    #[arg(long, value_name = "SECS", requires = "watch", allow_negative_numbers = true)]
     duration: Option<f64>,
     /// Only these states, comma-separated or repeated (close-wait, time-wait, established,
     /// fin-wait-2, listen, ...). The kernel does the filtering.
@@ -74,15 +74,23 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<u8> {
     let mut out = stdout.lock();
     if let Some(interval_s) = args.watch {
         let watch = WatchOptions::new(interval_s, args.count, args.duration, args.json)?;
-        return Ok(tcpwave_doctor::watch::run(&options, &watch, &mut out)?);
+        return match tcpwave_doctor::watch::run(&options, &watch, &mut out) {
+            // `tcpwave doctor --watch 5 | head` ends the watch when head exits.
+            Err(DoctorError::Output(error)) if error.kind() == ErrorKind::BrokenPipe => Ok(0),
+            result => Ok(result?),
+        };
     }
     let report = tcpwave_doctor::diagnose(&options)?;
-    if args.json {
-        serde_json::to_writer_pretty(&mut out, &report)?;
-        writeln!(out)?;
+    let written = if args.json {
+        serde_json::to_writer_pretty(&mut out, &report)
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(out))
     } else {
-        out.write_all(tcpwave_doctor::render::render(&report).as_bytes())?;
+        out.write_all(tcpwave_doctor::render::render(&report).as_bytes())
+    };
+    match written.and_then(|()| out.flush()) {
+        Err(error) if error.kind() == ErrorKind::BrokenPipe => {}
+        result => result?,
     }
-    out.flush()?;
     Ok(report.exit_code)
 }
