@@ -330,11 +330,6 @@ impl Conn {
         }
     }
 
-    /// A FIN is queued and has not been sent yet.
-    pub fn fin_unsent(&self) -> bool {
-        matches!(self.fin_seq, Some(f) if self.snd_nxt <= f)
-    }
-
     /// Invariants that hold after every input (STYLE.md: checked in tests and the simulator).
     pub fn check_invariants(&self) {
         assert!(
