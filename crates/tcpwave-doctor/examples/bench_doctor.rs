@@ -3,6 +3,7 @@
 //! ```text
 //! cargo run --release -p tcpwave-doctor --example bench_doctor            # synthetic dump
 //! sudo cargo run --release -p tcpwave-doctor --example bench_doctor -- --real 100000
+//! sudo .../bench_doctor --real 100000 --cli target/release/tcpwave   # also the whole CLI
 //! ```
 //!
 //! Synthetic: the netlink messages the kernel would send for a busy 100k-socket host
@@ -127,7 +128,7 @@ fn fill_time_wait(count: usize) -> usize {
     made
 }
 
-fn real_bench(total: usize) {
+fn real_bench(total: usize, cli: Option<&str>) {
     let ns = tcpwave_netns::Netns::create("twbench").expect("create a namespace (needs root)");
     let file = std::fs::File::open(ns.path()).expect("open namespace");
     let started = Instant::now();
@@ -163,6 +164,38 @@ fn real_bench(total: usize) {
         "  diagnose() of {sockets} sockets (dump + /proc scan + analysis), median of {ROUNDS}: {}",
         ms(median(whole))
     );
+    let mut ss_runs = Vec::new();
+    for _ in 0..ROUNDS {
+        let started = Instant::now();
+        let output = ns.exec("ss", ["-tan"]).output().expect("run ss");
+        ss_runs.push(started.elapsed());
+        assert!(output.status.success());
+    }
+    println!(
+        "  for reference, `ip netns exec {} ss -tan`, median of {ROUNDS}: {}",
+        ns.name(),
+        ms(median(ss_runs))
+    );
+    if let Some(binary) = cli {
+        let mut runs = Vec::new();
+        for _ in 0..ROUNDS {
+            let started = Instant::now();
+            let output = std::process::Command::new(binary)
+                .args(["doctor", "--netns", ns.name(), "--json"])
+                .output()
+                .expect("run the tcpwave binary");
+            runs.push(started.elapsed());
+            assert!(
+                output.status.code().is_some_and(|c| c <= 1),
+                "tcpwave doctor failed"
+            );
+        }
+        println!(
+            "  `{binary} doctor --netns {} --json`, whole process, median of {ROUNDS}: {}",
+            ns.name(),
+            ms(median(runs))
+        );
+    }
 }
 
 fn main() {
@@ -175,6 +208,10 @@ fn main() {
     };
     synthetic_bench(100_000);
     if let Some(index) = real {
-        real_bench(total(Some(index)));
+        let cli = args
+            .iter()
+            .position(|a| a == "--cli")
+            .and_then(|i| args.get(i + 1));
+        real_bench(total(Some(index)), cli.map(String::as_str));
     }
 }
