@@ -67,12 +67,16 @@ impl SendBuffer {
     }
 }
 
+/// Smallest receive ring allocated: one full-sized Ethernet segment fits.
+const MIN_RING_BYTES: usize = 2048;
+
 /// Most out-of-order ranges kept at once; a segment that would need a fifth is dropped
 /// (the peer retransmits it), which bounds the work per segment.
 const MAX_RANGES: usize = 4;
 
 /// Received bytes: `ready` in-order bytes for the application, then room for the rest
-/// of the window where out-of-order segments are written at their offset.
+/// of the window where out-of-order segments are written at their offset. The ring is
+/// allocated on demand and grows up to `capacity` (the window); it is freed when empty.
 #[derive(Debug)]
 pub(crate) struct RecvBuffer {
     ring: Vec<u8>,
@@ -142,16 +146,39 @@ impl RecvBuffer {
     }
 
     fn write_at(&mut self, offset: usize, data: &[u8]) {
-        if self.ring.is_empty() {
-            self.ring = vec![0; self.capacity];
-        }
-        let mut pos = (self.head + self.ready + offset) % self.capacity;
-        let first = data.len().min(self.capacity - pos);
+        self.reserve(self.ready + offset + data.len());
+        let ring_len = self.ring.len();
+        let mut pos = (self.head + self.ready + offset) % ring_len;
+        let first = data.len().min(ring_len - pos);
         self.ring[pos..pos + first].copy_from_slice(&data[..first]);
         if first < data.len() {
             pos = 0;
             self.ring[pos..data.len() - first].copy_from_slice(&data[first..]);
         }
+    }
+
+    /// Make the ring hold at least `needed` bytes past `head` (never more than `capacity`).
+    /// Storage grows on demand, at least doubling, so a connection that receives a few bytes
+    /// pays for (and zeroes) a small ring, not a whole `tcp_rmem` (128 KiB by default, which
+    /// cost a 128 KiB memset and an mmap/munmap or brk pair per request in profiles).
+    fn reserve(&mut self, needed: usize) {
+        let old_len = self.ring.len();
+        if needed <= old_len {
+            return;
+        }
+        debug_assert!(needed <= self.capacity, "data past the receive window");
+        let new_len = needed
+            .max(old_len * 2)
+            .max(MIN_RING_BYTES)
+            .min(self.capacity);
+        let mut ring = vec![0; new_len];
+        // Copy the whole old ring, unwrapped so that `head` moves to 0: it holds the in-order
+        // bytes and the out-of-order ranges (and gaps, which are never read before written).
+        let tail = old_len - self.head;
+        ring[..tail].copy_from_slice(&self.ring[self.head..]);
+        ring[tail..old_len].copy_from_slice(&self.ring[..self.head]);
+        self.ring = ring;
+        self.head = 0;
     }
 
     /// Merge [start, end) into the range list; false if it would need too many ranges.
@@ -190,12 +217,13 @@ impl RecvBuffer {
     /// Copy in-order bytes into `dst`; returns how many.
     pub fn read(&mut self, dst: &mut [u8]) -> usize {
         let n = dst.len().min(self.ready);
-        let first = n.min(self.capacity - self.head);
+        let ring_len = self.ring.len();
+        let first = n.min(ring_len - self.head);
         dst[..first].copy_from_slice(&self.ring[self.head..self.head + first]);
         if first < n {
             dst[first..n].copy_from_slice(&self.ring[..n - first]);
         }
-        self.head = (self.head + n) % self.capacity.max(1);
+        self.head = (self.head + n) % ring_len.max(1);
         self.ready -= n;
         if self.ready == 0 && self.range_count == 0 {
             // An idle connection holds no buffer memory.
@@ -264,6 +292,39 @@ mod tests {
         r.insert(40, b"y");
         assert_eq!(r.ranges().len(), 4, "a fifth hole is refused");
         assert_eq!(r.insert(0, b"ab"), 3);
+    }
+
+    #[test]
+    fn ring_grows_on_demand_keeping_wrapped_and_out_of_order_bytes() {
+        let mut r = RecvBuffer::new(64 * 1024);
+        assert_eq!(r.insert(0, b"ping"), 4);
+        assert_eq!(
+            r.ring.len(),
+            MIN_RING_BYTES,
+            "a small ring for a small request"
+        );
+        let mut out = vec![0u8; 64 * 1024];
+        // Move head near the end of the small ring, so the next bytes wrap.
+        let filler = vec![7u8; MIN_RING_BYTES - 10];
+        assert_eq!(r.insert(0, &filler), filler.len());
+        assert_eq!(r.read(&mut out[..MIN_RING_BYTES - 8]), MIN_RING_BYTES - 8);
+        let head_bytes: Vec<u8> = (0..20u8).collect();
+        assert_eq!(r.insert(2, &head_bytes[2..18]), 0, "out of order");
+        assert_eq!(r.insert(2, &head_bytes[2..20]), 0);
+        let big: Vec<u8> = (0..5000u32).map(|i| i as u8).collect();
+        assert_eq!(r.insert(20, &big), 0, "grows past the small ring");
+        assert!(r.ring.len() >= 5022);
+        assert_eq!(r.insert(0, &head_bytes[..2]), 20 + 5000);
+        let n = r.read(&mut out);
+        assert_eq!(n, 2 + 20 + 5000);
+        assert_eq!(
+            &out[..2],
+            &[7, 7],
+            "the two filler bytes left before the wrap"
+        );
+        assert_eq!(&out[2..22], &head_bytes[..]);
+        assert_eq!(&out[22..n], &big[..]);
+        assert!(r.ring.is_empty(), "an emptied buffer holds no memory");
     }
 
     #[test]
