@@ -105,6 +105,13 @@ impl Conn {
     /// The handshake is complete on this side.
     fn enter_established(&mut self, ctx: &mut Ctx<'_>, reason: Reason) {
         self.clear_timer(TimerKind::Retransmit);
+        self.rtt.handshake_done();
+        if self.retransmits > 1 {
+            // RFC 5681 §3.1: "if the SYN or SYN/ACK is lost, the initial window used by a
+            // sender after a correctly transmitted SYN MUST be one segment". Linux
+            // (`tcp_init_transfer`) applies it after more than one retransmission.
+            self.cc.cwnd = u32::from(self.mss);
+        }
         self.retransmits = 0;
         self.retrans_stamp = None;
         self.rtt.backoff = 0;

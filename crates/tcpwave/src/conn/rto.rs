@@ -9,6 +9,9 @@
 use crate::config::Config;
 use crate::time::Duration;
 
+/// RFC 6298 (5.7) / Linux `TCP_TIMEOUT_FALLBACK`: RTO after a handshake without sample.
+const HANDSHAKE_FALLBACK_RTO: Duration = Duration::from_secs(3);
+
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RttEstimator {
     srtt: Option<Duration>,
@@ -48,6 +51,17 @@ impl RttEstimator {
         let srtt = self.srtt.unwrap_or(rtt);
         let var = self.rttvar.saturating_mul(4).max(cfg.rto_min);
         self.rto = (srtt + var).min(cfg.rto_max);
+    }
+
+    /// The handshake is over. RFC 6298 (5.7): "If the timer expires awaiting the ACK of a
+    /// SYN segment and the TCP implementation is using an RTO less than 3 seconds, the RTO
+    /// MUST be re-initialized to 3 seconds when data transmission begins". Linux
+    /// (`tcp_init_metrics`, TCP_TIMEOUT_FALLBACK) does so whenever the handshake gave no
+    /// RTT sample, which by Karn's rule is exactly when the SYN or SYN-ACK was resent.
+    pub fn handshake_done(&mut self) {
+        if self.srtt.is_none() {
+            self.rto = self.rto.max(HANDSHAKE_FALLBACK_RTO);
+        }
     }
 
     /// The timeout to arm now, backoff included.
