@@ -287,6 +287,8 @@ pub struct T {
     pub our_tsval: u32,
     /// Window scale the peer's window fields are shifted by (0 without scaling).
     pub peer_wscale: u8,
+    /// Events taken from the endpoint and not yet handed to the test.
+    stashed: Vec<Event>,
     buf: Vec<u8>,
 }
 
@@ -305,6 +307,7 @@ impl T {
             peer_tsval: 0,
             our_tsval: 0,
             peer_wscale: 0,
+            stashed: Vec::new(),
             buf: vec![0u8; 70_000],
         }
     }
@@ -502,24 +505,35 @@ impl T {
         panic!("timers kept firing before {target:?}");
     }
 
-    /// Jump to the next timer and run it; returns when that was.
+    /// Assert that nothing is sent and no event happens before `at`, then let the clock
+    /// reach `at` (running what falls due then). `poll_timeout` may name an earlier
+    /// wake-up than the timer itself (the wheel's slot boundary), so tests name the exact
+    /// time they expect instead of trusting it.
     #[track_caller]
-    pub fn fire_next_timer(&mut self) -> Instant {
-        let at = self.ep.poll_timeout().expect("no timer is armed");
-        self.now = self.now.max(at);
-        self.ep.handle_timeout(self.now);
-        self.check();
-        self.now
+    pub fn quiet_until(&mut self, at: Instant) {
+        assert!(at > self.now, "quiet_until({at:?}) is not in the future");
+        self.stash_events();
+        self.advance_to(at - Duration::from_micros(1));
+        if let Some((_, _, seg)) = self.poll() {
+            panic!("{seg:?} was sent at {:?}, before {at:?}", self.now);
+        }
+        let early: Vec<Event> = std::iter::from_fn(|| self.ep.poll_event()).collect();
+        assert!(early.is_empty(), "events before {at:?}: {early:?}");
+        self.advance_to(at);
+    }
+
+    /// Move the endpoint's queued events into the harness, keeping their order.
+    fn stash_events(&mut self) {
+        while let Some(e) = self.ep.poll_event() {
+            self.stashed.push(e);
+            assert!(self.stashed.len() < STEP_LIMIT, "endless events");
+        }
     }
 
     /// Every event since the last call.
     pub fn events(&mut self) -> Vec<Event> {
-        let mut out = Vec::new();
-        while let Some(e) = self.ep.poll_event() {
-            out.push(e);
-            assert!(out.len() < STEP_LIMIT, "endless events");
-        }
-        out
+        self.stash_events();
+        std::mem::take(&mut self.stashed)
     }
 
     /// The state changes among `events`, as (from, to, reason).
