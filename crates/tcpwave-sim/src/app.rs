@@ -143,6 +143,7 @@ impl AppCtx<'_> {
         let name = self.name(c);
         match result {
             Ok(n) => self.note(name, format!("send({n} bytes)")),
+            Err(Error::WouldBlock) => {}
             Err(e) => self.saw(Some(c), &format!("send() failed: {}", e.errno_name())),
         }
         result

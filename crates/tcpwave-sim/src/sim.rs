@@ -82,6 +82,9 @@ pub struct Sim {
     steps: u64,
     started: bool,
     buf: Vec<u8>,
+    /// Check every connection's invariants after every input (STYLE.md); large runs
+    /// turn it off because it walks all connections.
+    check_invariants: bool,
 }
 
 /// Bound on flush/dispatch rounds after one input (an application that keeps
@@ -108,6 +111,7 @@ impl Sim {
             steps: 0,
             started: false,
             buf: vec![0; 70_000],
+            check_invariants: true,
         }
     }
 
@@ -186,9 +190,15 @@ impl Sim {
         self.step_cap = cap;
     }
 
-    /// Turn off per-event snapshots (large runs).
-    pub fn disable_snapshots(&mut self) {
+    /// Turn off per-event snapshots but keep invariant checks (long test runs).
+    pub fn disable_snapshots_for_tests(&mut self) {
         self.rec.snapshots_enabled = false;
+    }
+
+    /// Turn off per-event snapshots and invariant walks (large runs).
+    pub fn large_run(&mut self) {
+        self.rec.snapshots_enabled = false;
+        self.check_invariants = false;
     }
 
     fn schedule(&mut self, at: Instant, action: Action) {
@@ -425,6 +435,9 @@ impl Sim {
                 events.push(e);
             }
             self.flush(h)?;
+            if self.check_invariants {
+                self.hosts[h].endpoint.check_invariants();
+            }
             if events.is_empty() {
                 self.snapshot();
                 return Ok(());

@@ -1,0 +1,96 @@
+//! What TIME_WAIT protects against, with and without it.
+
+mod support;
+use support::*;
+
+#[test]
+fn old_duplicate_dies_in_time_wait_but_corrupts_a_new_incarnation_without_it() {
+    let t = run("time-wait-old-duplicate");
+    let seen = saw(&t);
+    let with = |host: &str, text: &str| {
+        seen.iter()
+            .any(|s| s.starts_with(&format!("{host}:")) && s.contains(text))
+    };
+    assert!(
+        with("client", "connection 1 delivered \"OLD-1|OLD-2|OLD-3|\""),
+        "{seen:?}"
+    );
+    assert!(
+        with("client", "EADDRNOTAVAIL"),
+        "TIME_WAIT holds the 4-tuple: {seen:?}"
+    );
+    assert!(!with("client", "connection 2"), "{seen:?}");
+    assert!(
+        with(
+            "client-no-tw",
+            "connection 2 delivered \"new-1|OLD-2|new-3|\""
+        ),
+        "corrupted data: {seen:?}"
+    );
+    // The straggler reached the TIME_WAIT entry and was answered with an ACK, not data.
+    let straggler = t
+        .events
+        .iter()
+        .find(|e| e.host == "client" && matches!(&e.body, tcpwave_trace::Body::Recv(s) if s.len == 6 && s.rel_seq == 7 && e.t_us > SEC))
+        .expect("the delayed segment reaches the client");
+    assert!(t.events.iter().any(|e| e.host == "client"
+        && e.t_us == straggler.t_us
+        && matches!(&e.body, tcpwave_trace::Body::Timer(_))));
+}
+
+#[test]
+fn paws_also_rejects_the_old_duplicate_when_timestamps_are_on() {
+    let t = run_with("time-wait-old-duplicate", &["tcp_timestamps=1"]);
+    let seen = saw(&t);
+    assert!(
+        seen.iter()
+            .any(|s| s.starts_with("client-no-tw:") && s.contains("\"new-1|new-2|new-3|\"")),
+        "{seen:?}"
+    );
+}
+
+#[test]
+fn without_time_wait_a_reconnect_hits_the_stale_last_ack() {
+    let t = run("no-time-wait-reconnect");
+    let seen = saw(&t);
+    assert!(
+        seen.iter()
+            .any(|s| s.starts_with("client:") && s.contains("EADDRNOTAVAIL")),
+        "{seen:?}"
+    );
+    // The no-TIME_WAIT server's LAST_ACK is reset by the client's reply to its ACK.
+    assert_eq!(
+        path_of(&t, "server-no-tw", "198.51.100.1:40000")[..5],
+        [
+            "LISTEN>SYN_RECEIVED",
+            "SYN_RECEIVED>ESTABLISHED",
+            "ESTABLISHED>CLOSE_WAIT",
+            "CLOSE_WAIT>LAST_ACK",
+            "LAST_ACK>CLOSED"
+        ]
+    );
+    let reset = t.events.iter().any(|e| e.host == "server-no-tw" && matches!(&e.body, tcpwave_trace::Body::State(s) if s.from == "LAST_ACK" && s.reason == "rcv RST"));
+    assert!(reset);
+    let b = sent_between(&t, "client-no-tw", "server-no-tw");
+    let syn_at = 1 + b[1..]
+        .iter()
+        .position(|s| s.0 == "client-no-tw" && s.1 == "S")
+        .unwrap();
+    assert_eq!(b[syn_at + 1].0, "server-no-tw");
+    assert_eq!(
+        b[syn_at + 1].1,
+        "A",
+        "the stale LAST_ACK answers the SYN with an ACK"
+    );
+    assert_eq!(b[syn_at + 2].1, "R", "which the client resets");
+    let reconnected = seen
+        .iter()
+        .find(|s| s.starts_with("client-no-tw:") && s.contains("reconnected at"))
+        .unwrap();
+    assert!(
+        reconnected.ends_with("1.120s"),
+        "the connect is delayed by the SYN's 1 s RTO: {reconnected}"
+    );
+    // With TIME_WAIT the retransmitted FIN is answered from TIME_WAIT.
+    assert_eq!(path(&t, "server").last().unwrap(), "LAST_ACK>CLOSED");
+}
