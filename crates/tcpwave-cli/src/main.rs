@@ -6,7 +6,11 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "tcpwave", version, about = "TCP connection lifecycle: engine, simulator, and operator tools")]
+#[command(
+    name = "tcpwave",
+    version,
+    about = "TCP connection lifecycle: engine, simulator, and operator tools"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

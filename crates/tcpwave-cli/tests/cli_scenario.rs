@@ -1,0 +1,157 @@
+//! `tcpwave scenario` as a user runs it.
+
+use std::process::Command;
+
+fn tcpwave(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_tcpwave"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+#[test]
+fn four_way_close_json_has_the_state_paths_and_sixty_seconds_of_time_wait() {
+    let (code, out, err) = tcpwave(&["scenario", "four-way-close", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["scenario"], "four-way-close");
+    assert_eq!(v["seed"], 1);
+    let events = v["events"].as_array().unwrap();
+    let states = |host: &str| -> Vec<(String, u64)> {
+        events
+            .iter()
+            .filter(|e| e["kind"] == "state" && e["host"] == host)
+            .map(|e| {
+                (
+                    e["to"].as_str().unwrap().to_string(),
+                    e["t_us"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let client = states("client");
+    let names: Vec<&str> = client.iter().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "SYN_SENT",
+            "ESTABLISHED",
+            "FIN_WAIT_1",
+            "FIN_WAIT_2",
+            "TIME_WAIT",
+            "CLOSED"
+        ]
+    );
+    assert_eq!(client[5].1 - client[4].1, 60_000_000);
+    let server: Vec<String> = states("server").into_iter().map(|(s, _)| s).collect();
+    assert_eq!(
+        server,
+        [
+            "SYN_RECEIVED",
+            "ESTABLISHED",
+            "CLOSE_WAIT",
+            "LAST_ACK",
+            "CLOSED"
+        ]
+    );
+    let fin = events
+        .iter()
+        .find(|e| e["kind"] == "send" && e["flags"] == "FA")
+        .unwrap();
+    for key in [
+        "t_us", "host", "seq", "ack", "rel_seq", "rel_ack", "len", "win", "src", "dst",
+    ] {
+        assert!(!fin[key].is_null(), "segment events carry {key}");
+    }
+    assert_eq!(
+        fin["src"],
+        format!(
+            "192.0.2.1:{}",
+            fin["src"].as_str().unwrap().split(':').nth(1).unwrap()
+        )
+    );
+}
+
+#[test]
+fn the_diagram_shows_both_columns_and_the_final_states() {
+    let (code, out, _) = tcpwave(&["scenario", "four-way-close"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("client 192.0.2.1") && out.contains("server 192.0.2.2"));
+    assert!(out.contains("FIN+ACK seq=19 ack=26"), "{out}");
+    assert!(out.contains("[FIN_WAIT_2 → TIME_WAIT]"));
+    assert!(out.contains("Final states"));
+    assert!(!out.contains("\x1b["), "no colour when piped");
+    let (_, abs, _) = tcpwave(&["scenario", "four-way-close", "--absolute"]);
+    assert!(
+        !abs.contains("FIN+ACK seq=19 ack=26"),
+        "absolute numbers differ from relative ones"
+    );
+}
+
+#[test]
+fn list_names_every_scenario() {
+    let (code, out, _) = tcpwave(&["scenario", "--list"]);
+    assert_eq!(code, 0);
+    for name in [
+        "three-way-handshake",
+        "four-way-close",
+        "half-close",
+        "simultaneous-close",
+        "simultaneous-open",
+        "lost-final-ack",
+        "time-wait-old-duplicate",
+        "no-time-wait-reconnect",
+        "close-wait-leak",
+        "fin-wait-2-timeout",
+        "peer-process-killed",
+        "port-closed",
+    ] {
+        assert!(
+            out.lines().any(|l| l.starts_with(name)),
+            "{name} missing from --list"
+        );
+    }
+}
+
+#[test]
+fn bad_input_gets_a_clear_error_and_exit_status_2() {
+    let (code, _, err) = tcpwave(&["scenario", "four-way-close", "--set", "tcp_tw_recycle=1"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("unknown knob `tcp_tw_recycle`") && err.contains("msl_ms"),
+        "{err}"
+    );
+    let (code, _, err) = tcpwave(&["scenario", "four-way-close", "--set", "msl_ms=soon"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("bad value `soon`"), "{err}");
+    let (code, _, err) = tcpwave(&["scenario", "nope"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("unknown scenario `nope`") && err.contains("--list"),
+        "{err}"
+    );
+    let (code, _, err) = tcpwave(&["scenario"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--list"), "{err}");
+    let (code, _, _) = tcpwave(&["scenario", "four-way-close", "--seed", "x"]);
+    assert_eq!(code, 2, "clap rejects a bad number");
+}
+
+#[test]
+fn set_changes_the_run() {
+    let (code, out, err) = tcpwave(&["scenario", "four-way-close", "--set", "msl_ms=0", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let skipped = v["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["kind"] == "state" && e["reason"] == "no TIME_WAIT");
+    assert!(skipped);
+}
