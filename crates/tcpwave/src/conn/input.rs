@@ -25,6 +25,14 @@ impl Conn {
             State::Closed | State::Listen | State::TimeWait => return None,
             _ => {}
         }
+        if self.is_retransmitted_syn(seg) {
+            // Linux `tcp_check_req`: our SYN-ACK was lost and the peer sent its SYN again;
+            // it lies before RCV.NXT, so the acceptability test would only ACK it. Answer
+            // with the SYN-ACK again (RFC 1122 fixed RFC 793's figures 6 and 8 this way).
+            self.rtx_next = Some(self.iss);
+            ctx.counters.RetransSegs += 1;
+            return None;
+        }
         let simultaneous_syn_ack = self.is_simultaneous_open_syn_ack(seg);
         if !simultaneous_syn_ack {
             if self.paws_rejects(ctx, seg) {
@@ -49,11 +57,6 @@ impl Conn {
         }
         // Fourth: the SYN bit.
         if seg.flags.syn() && !simultaneous_syn_ack {
-            if self.state == State::SynReceived && !self.active_open && seg.seq == self.irs {
-                // Our SYN-ACK was lost and the peer sent its SYN again: answer it again.
-                self.rtx_next = Some(self.iss);
-                return None;
-            }
             // RFC 5961 §4.2: a SYN in a synchronized state gets a challenge ACK.
             self.challenge_ack(ctx);
             return None;
@@ -82,6 +85,16 @@ impl Conn {
         }
         // Seventh and eighth: the segment text and the FIN bit.
         self.process_text_and_fin(ctx, seg, payload)
+    }
+
+    /// A passive SYN-RECEIVED connection sees the peer's SYN again (same ISN, no ACK).
+    fn is_retransmitted_syn(&self, seg: &TcpRepr) -> bool {
+        self.state == State::SynReceived
+            && !self.active_open
+            && seg.flags.syn()
+            && !seg.flags.ack()
+            && !seg.flags.rst()
+            && seg.seq == self.irs
     }
 
     /// Linux `tcp_validate_incoming`: in a simultaneous open, the peer's SYN-ACK
