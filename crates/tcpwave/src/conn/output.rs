@@ -93,9 +93,24 @@ impl Conn {
         Some(seg)
     }
 
+    /// Our SYN is still unacknowledged after we left SYN-RECEIVED: close() there sends a
+    /// FIN at once (RFC 9293 §3.10.4), so a retransmission from ISS must resend the
+    /// SYN-ACK first, as Linux resends the SYN-ACK at the head of its retransmit queue.
+    fn resend_syn_ack(&mut self, ctx: &mut Ctx<'_>) -> OutSegment {
+        let after_syn = self.iss + 1u32;
+        self.rtx_next = (after_syn < self.snd_nxt).then_some(after_syn);
+        self.rtt_sample = None;
+        ctx.counters.RetransSegs += 1;
+        let mut seg = self.finish(ctx, self.iss, TcpFlags::SYN | TcpFlags::ACK, 0, 0);
+        seg.repr.options = self.syn_options(ctx);
+        seg
+    }
+
     fn syn_options(&self, ctx: &Ctx<'_>) -> TcpOptions {
         let cfg = ctx.cfg;
-        let answering = self.state == State::SynReceived;
+        // A SYN-ACK answers the peer's SYN (SYN-RECEIVED, or later if our SYN-ACK is
+        // resent after a close in SYN-RECEIVED).
+        let answering = self.state != State::SynSent;
         let mut o = TcpOptions {
             mss: Some(cfg.mss),
             ..TcpOptions::default()
@@ -185,6 +200,9 @@ impl Conn {
         };
         if start >= limit {
             return None;
+        }
+        if retransmit && start == self.iss {
+            return Some(self.resend_syn_ack(ctx));
         }
         let mss = self.mss as usize;
         let cwnd_edge = self.snd_una + self.cc.cwnd;
