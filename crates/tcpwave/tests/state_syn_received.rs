@@ -1,0 +1,249 @@
+//! SYN-RECEIVED: the half-open connection (RFC 9293 §3.10.7.4 with RFC 5961), SYN-ACK
+//! retransmission (Linux tcp_synack_retries) and the segments that complete or kill it.
+
+#[macro_use]
+mod support;
+use support::*;
+
+fn synack(t: &T) -> Seg {
+    syn_ack(t.iss, PEER_ISS + 1u32)
+        .win(SYN_WINDOW)
+        .opts(mss_only(1460))
+}
+
+// =======================================================================================
+// SYN-RECEIVED: completing the handshake
+// =======================================================================================
+
+#[test]
+fn ack_of_the_syn_ack_establishes_and_takes_the_peer_window() {
+    let mut t = syn_received(config());
+    send!(t, ack(PEER_ISS + 1u32, t.iss + 1u32).win(30_000));
+    recv_nothing!(t);
+    assert_eq!(t.state(), Some(State::Established));
+    let info = t.ep.info(t.conn()).unwrap();
+    assert_eq!((info.snd_una, info.snd_nxt), (t.iss + 1u32, t.iss + 1u32));
+    assert_eq!(info.snd_wnd, 30_000);
+    assert_eq!(info.rcv_nxt, PEER_ISS + 1u32);
+}
+
+#[test]
+fn ack_window_is_scaled_once_both_syns_carried_window_scale() {
+    let mut t = syn_received(config_linux());
+    send!(t, ack(PEER_ISS + 1u32, t.iss + 1u32).win(100));
+    assert_eq!(t.ep.info(t.conn()).unwrap().snd_wnd, 100 << PEER_WSCALE);
+}
+
+#[test]
+fn data_on_the_handshake_ack_is_delivered_and_acknowledged() {
+    let mut t = syn_received(config());
+    send!(t, data(PEER_ISS + 1u32, t.iss + 1u32, b"GET /"));
+    // The first data segments are acknowledged at once (Linux quick-ACK mode).
+    recv!(t, ack(t.iss + 1u32, PEER_ISS + 6u32).win(WINDOW));
+    let c = t.ep.accept(t.now, t.listener.unwrap()).unwrap();
+    assert_eq!(c, t.conn());
+    assert_eq!(t.read(), b"GET /");
+}
+
+#[test]
+fn fin_on_the_handshake_ack_goes_straight_to_close_wait() {
+    let mut t = syn_received(config());
+    send!(t, fin(PEER_ISS + 1u32, t.iss + 1u32));
+    recv!(t, ack(t.iss + 1u32, PEER_ISS + 2u32));
+    assert_eq!(t.state(), Some(State::CloseWait));
+    let changes = T::state_changes(&t.events());
+    assert_eq!(
+        changes,
+        vec![
+            (State::SynReceived, State::Established, Reason::RcvAck),
+            (State::Established, State::CloseWait, Reason::RcvFin),
+        ]
+    );
+    t.ep.accept(t.now, t.listener.unwrap()).unwrap();
+    assert_eq!(
+        t.ep.recv(t.now, t.conn(), &mut [0u8; 8]),
+        Ok(0),
+        "end of file"
+    );
+}
+
+#[test]
+fn ack_acknowledging_something_else_draws_rst() {
+    // RFC 9293 §3.10.7.4 fifth, SYN-RECEIVED: "If the segment acknowledgment is not
+    // acceptable, form a reset segment <SEQ=SEG.ACK><CTL=RST> and send it."
+    for bad in [0u32, 2, 70_000] {
+        let mut t = syn_received(config());
+        send!(t, ack(PEER_ISS + 1u32, t.iss + bad));
+        recv!(t, rst(t.iss + bad).win(0));
+        recv_nothing!(t);
+        assert_eq!(t.state(), Some(State::SynReceived), "ack ISS+{bad}");
+    }
+}
+
+#[test]
+fn segment_without_ack_is_dropped() {
+    let mut t = syn_received(config());
+    send!(
+        t,
+        Seg::new(TcpFlags::PSH, PEER_ISS + 1u32, SeqNumber(0)).payload(b"x")
+    );
+    recv_nothing!(t);
+    assert_eq!(t.state(), Some(State::SynReceived));
+}
+
+// =======================================================================================
+// SYN-RECEIVED: SYN and RST
+// =======================================================================================
+
+#[test]
+fn retransmitted_syn_is_answered_with_the_same_syn_ack() {
+    let mut t = syn_received(config());
+    t.advance(Duration::from_millis(300));
+    send!(t, syn(PEER_ISS).win(PEER_WINDOW).opts(mss_only(1460)));
+    recv!(t, synack(&t));
+    recv_nothing!(t);
+    assert_eq!(t.ep.connection_count(), 1);
+}
+
+#[test]
+fn syn_with_another_sequence_number_draws_a_challenge_ack() {
+    // RFC 5961 §4.2 (RFC 9293 §3.10.7.4 fourth): any other SYN gets an ACK.
+    let mut t = syn_received(config());
+    send!(t, syn(PEER_ISS + 100u32).opts(mss_only(1460)));
+    recv!(t, ack(t.iss + 1u32, PEER_ISS + 1u32));
+    assert_eq!(t.state(), Some(State::SynReceived));
+    assert_eq!(t.ep.counters().TCPChallengeACK, 1);
+}
+
+#[test]
+fn rst_at_rcv_nxt_drops_the_half_open_connection_silently() {
+    let mut t = syn_received(config());
+    send!(t, rst(PEER_ISS + 1u32));
+    recv_nothing!(t);
+    assert_eq!(t.ep.connection_count(), 0);
+    assert!(t.events().iter().all(|e| !matches!(e, Event::Error { .. })));
+    assert_eq!(
+        t.ep.accept(t.now, t.listener.unwrap()),
+        Err(Error::WouldBlock)
+    );
+    assert_eq!(t.ep.poll_timeout(), None, "no SYN-ACK retransmission left");
+    // Back to LISTEN: the listener answers a new SYN.
+    send!(t, syn(PEER_ISS + 5000u32).opts(mss_only(1460)));
+    assert_eq!(
+        t.poll().expect("SYN-ACK").2.flags,
+        TcpFlags::SYN | TcpFlags::ACK
+    );
+}
+
+#[test]
+fn rst_elsewhere_in_the_window_draws_a_challenge_ack() {
+    // RFC 5961 §3.2: "In all states except SYN-SENT, all reset (RST) packets are
+    // validated by checking their SEQ-fields".
+    let mut t = syn_received(config());
+    send!(t, rst(PEER_ISS + 10u32));
+    recv!(t, ack(t.iss + 1u32, PEER_ISS + 1u32));
+    assert_eq!(t.state(), Some(State::SynReceived));
+}
+
+#[test]
+fn rst_outside_the_window_is_dropped_silently() {
+    let mut t = syn_received(config());
+    send!(t, rst(PEER_ISS - 1u32));
+    recv_nothing!(t);
+    assert_eq!(t.state(), Some(State::SynReceived));
+}
+
+#[test]
+fn rst_in_a_simultaneous_open_refuses_the_connection() {
+    // RFC 9293 §3.10.7.4 second, SYN-RECEIVED: "If this connection was initiated with an
+    // active OPEN (i.e., came from SYN-SENT state), then the connection was refused".
+    let mut t = syn_sent(config());
+    send!(t, syn(PEER_ISS).opts(mss_only(1460)));
+    recv!(t, synack(&t));
+    t.events();
+    send!(t, rst(PEER_ISS + 1u32));
+    recv_nothing!(t);
+    assert_eq!(t.state(), Some(State::Closed));
+    assert_eq!(
+        t.events(),
+        vec![
+            t.changed(State::SynReceived, State::Closed, Reason::RcvRst),
+            Event::Error {
+                conn: t.conn(),
+                error: Error::ConnectionRefused
+            },
+        ]
+    );
+}
+
+#[test]
+fn close_in_a_simultaneous_open_sends_fin() {
+    // RFC 9293 §3.10.4, SYN-RECEIVED: "If no SENDs have been issued and there is no
+    // pending data to send, then form a FIN segment and send it, and enter FIN-WAIT-1".
+    let mut t = syn_sent(config());
+    send!(t, syn(PEER_ISS).opts(mss_only(1460)));
+    recv!(t, synack(&t));
+    t.close();
+    assert_eq!(t.state(), Some(State::FinWait1));
+    recv!(t, fin(t.iss + 1u32, PEER_ISS + 1u32));
+    recv_nothing!(t);
+    // The peer acknowledges our SYN and FIN at once.
+    send!(t, ack(PEER_ISS + 1u32, t.iss + 2u32));
+    assert_eq!(t.state(), Some(State::FinWait2));
+}
+
+#[test]
+fn fin_sent_before_the_handshake_completes_is_retransmitted_with_the_syn() {
+    let mut t = syn_sent(config());
+    send!(t, syn(PEER_ISS).opts(mss_only(1460)));
+    recv!(t, synack(&t));
+    t.close();
+    recv!(t, fin(t.iss + 1u32, PEER_ISS + 1u32));
+    // Nothing is acknowledged: the SYN-ACK (from ISS) goes again, then the FIN.
+    t.quiet_until(START + Duration::from_secs(1));
+    recv!(t, synack(&t));
+    recv!(t, fin(t.iss + 1u32, PEER_ISS + 1u32));
+    recv_nothing!(t);
+    // The peer's SYN-ACK now lies before RCV.NXT: it is answered with an ACK.
+    send!(t, syn_ack(PEER_ISS, t.iss + 1u32).opts(mss_only(1460)));
+    recv!(t, ack(t.iss + 2u32, PEER_ISS + 1u32));
+    send!(t, ack(PEER_ISS + 1u32, t.iss + 2u32));
+    assert_eq!(t.state(), Some(State::FinWait2));
+}
+
+// =======================================================================================
+// SYN-RECEIVED: SYN-ACK retransmission (Linux tcp_synack_retries)
+// =======================================================================================
+
+#[test]
+fn syn_ack_is_retransmitted_with_doubling_rto_then_the_half_open_connection_dies() {
+    let mut t = syn_received(config());
+    for at in [1, 3, 7, 15, 31] {
+        t.quiet_until(START + Duration::from_secs(at));
+        recv!(t, synack(&t));
+        recv_nothing!(t);
+    }
+    // tcp_synack_retries = 5: after the fifth retransmission times out (63 s) the
+    // request is dropped without a RST.
+    t.quiet_until(START + Duration::from_secs(63));
+    recv_nothing!(t);
+    assert_eq!(t.ep.connection_count(), 0);
+    assert_eq!(t.ep.poll_timeout(), None);
+    // The peer's late ACK now finds the listener: RST.
+    send!(t, ack(PEER_ISS + 1u32, t.iss + 1u32));
+    recv!(t, rst(t.iss + 1u32));
+}
+
+#[test]
+fn ack_of_a_retransmitted_syn_ack_gives_no_rtt_sample() {
+    let mut t = syn_received(config());
+    t.quiet_until(START + Duration::from_secs(1));
+    recv!(t, synack(&t));
+    t.advance(Duration::from_millis(5));
+    send!(t, ack(PEER_ISS + 1u32, t.iss + 1u32));
+    // Karn: no sample, so RFC 6298 (5.7) sets 3 s.
+    assert_eq!(
+        t.ep.info(t.conn()).unwrap().rto_micros,
+        Duration::from_secs(3).total_micros()
+    );
+}
