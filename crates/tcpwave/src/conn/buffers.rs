@@ -67,8 +67,9 @@ impl SendBuffer {
     }
 }
 
-/// Smallest receive ring allocated: one full-sized Ethernet segment fits.
-const MIN_RING_BYTES: usize = 2048;
+/// Smallest receive ring allocated. Rings are powers of two from here, so a 4-byte request
+/// costs a 64-byte allocation and a full-sized Ethernet segment a 2 KiB one.
+const MIN_RING_BYTES: usize = 64;
 
 /// Most out-of-order ranges kept at once; a segment that would need a fifth is dropped
 /// (the peer retransmits it), which bounds the work per segment.
@@ -168,6 +169,7 @@ impl RecvBuffer {
         }
         debug_assert!(needed <= self.capacity, "data past the receive window");
         let new_len = needed
+            .next_power_of_two()
             .max(old_len * 2)
             .max(MIN_RING_BYTES)
             .min(self.capacity);
