@@ -104,3 +104,19 @@ impl Lab {
         Ok(output.status.success())
     }
 }
+
+/// Opens (or creates) TUN device `tun` in the current namespace and starts the engine on
+/// it; with `kernel_cidr`, first gives the device that address for the kernel's side and
+/// brings it up. This is what `tcpwave serve` and `tcpwave connect` run, normally under
+/// `ip netns exec NAME` so that nothing leaves that namespace.
+pub fn open_stack(
+    tun: &str,
+    cfg: StackConfig,
+    kernel_cidr: Option<&str>,
+) -> Result<Stack, TunError> {
+    let device = TunDevice::open(tun)?;
+    if let Some(cidr) = kernel_cidr {
+        device.configure(None, cidr)?;
+    }
+    Stack::new(device, cfg)
+}

@@ -151,13 +151,16 @@ pub fn run(opts: &LiveOptions, out: &mut dyn Write) -> Result<LiveReport, TunErr
     .map_err(io)?;
     let mut watcher = Watcher::new(&lab, opts.segments);
     let result = scenarios::run(&lab, &mut watcher, opts, out);
-    // Whatever happened, show where both sides ended; the lab is deleted on return.
+    // Whatever happened, show where both sides ended, then delete the lab.
     let _ = watcher.pump(out);
     let _ = watcher.summary(out);
+    drop(watcher);
+    let name = lab.netns_name().to_string();
+    drop(lab);
+    writeln!(out, "namespace {name} deleted").map_err(io)?;
     let report = result?;
     for (what, ok) in &report.checks {
         writeln!(out, "  [{}] {what}", if *ok { "ok" } else { "FAILED" }).map_err(io)?;
     }
-    writeln!(out, "namespace {} deleted", lab.netns_name()).map_err(io)?;
     Ok(report)
 }

@@ -186,3 +186,19 @@ mod tests {
         assert!((0..10_000).all(|_| !none.drop_next()));
     }
 }
+
+/// Prints every trace of `rx` to stdout (state changes; segments if subscribed) until the
+/// stack is dropped.
+pub fn spawn_printer(rx: std::sync::mpsc::Receiver<Trace>) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        for trace in rx {
+            let line = match &trace {
+                Trace::Segment(s) => Some(format_segment(s)),
+                Trace::Event { at, event } => format_event(*at, event),
+            };
+            if let Some(line) = line {
+                println!("{line}");
+            }
+        }
+    })
+}

@@ -18,16 +18,31 @@ use crate::trace::{format_at, format_event, format_segment, Trace};
 /// How often `ss` is run while watching.
 const SS_PERIOD: Duration = Duration::from_millis(50);
 
+/// Where the kernel application reports what it did, stamped with the stack's clock.
+#[derive(Clone)]
+pub struct Notes {
+    tx: Sender<(Duration, String)>,
+    stack: crate::runtime::Stack,
+}
+
+impl Notes {
+    pub fn send(&self, note: impl Into<String>) {
+        let _ = self.tx.send((self.stack.elapsed(), note.into()));
+    }
+}
+
 /// Collects and prints both sides' states.
 pub struct Watcher<'a> {
     lab: &'a Lab,
     traces: Receiver<Trace>,
-    notes_tx: Sender<String>,
-    notes: Receiver<String>,
+    notes_tx: Sender<(Duration, String)>,
+    notes: Receiver<(Duration, String)>,
     /// Kernel sockets last seen, by (local, peer).
     kernel: BTreeMap<(String, String), String>,
     /// Engine state changes seen, in order: (conn tuple text, from, to, reason).
     pub engine_changes: Vec<(String, State, State, &'static str)>,
+    /// Kernel states seen, in order: (local, peer, ss state).
+    pub kernel_seen: Vec<(String, String, String)>,
 }
 
 fn io(e: std::io::Error) -> TunError {
@@ -44,33 +59,42 @@ impl<'a> Watcher<'a> {
             notes,
             kernel: BTreeMap::new(),
             engine_changes: Vec::new(),
+            kernel_seen: Vec::new(),
         }
     }
 
     /// A sender for the kernel application's notes (`app: read EOF`, `app: close()`).
-    pub fn notes(&self) -> Sender<String> {
-        self.notes_tx.clone()
+    pub fn notes(&self) -> Notes {
+        Notes {
+            tx: self.notes_tx.clone(),
+            stack: self.lab.stack().clone(),
+        }
     }
 
-    /// Prints everything that happened since the last call, and the kernel's state changes.
+    /// Prints everything that happened since the last call, in time order: engine events
+    /// and segments, the kernel application's notes, and the kernel's state changes.
     pub fn pump(&mut self, out: &mut dyn Write) -> Result<(), TunError> {
-        let at = self.lab.stack().elapsed();
-        while let Ok(note) = self.notes.try_recv() {
-            writeln!(out, "{}  kernel  {note}", format_at(at)).map_err(io)?;
+        let mut lines: Vec<(Duration, String)> = Vec::new();
+        while let Ok((at, note)) = self.notes.try_recv() {
+            lines.push((at, format!("{}  kernel  {note}", format_at(at))));
         }
         while let Ok(trace) = self.traces.try_recv() {
-            let line = match &trace {
-                Trace::Segment(s) => Some(format_segment(s)),
+            match &trace {
+                Trace::Segment(s) => lines.push((s.at, format_segment(s))),
                 Trace::Event { at, event } => {
                     self.record(event);
-                    format_event(*at, event)
+                    if let Some(line) = format_event(*at, event) {
+                        lines.push((*at, line));
+                    }
                 }
-            };
-            if let Some(line) = line {
-                writeln!(out, "{line}").map_err(io)?;
             }
         }
-        self.poll_kernel(out)
+        self.poll_kernel(&mut lines)?;
+        lines.sort_by_key(|(at, _)| *at);
+        for (_, line) in lines {
+            writeln!(out, "{line}").map_err(io)?;
+        }
+        Ok(())
     }
 
     fn record(&mut self, event: &Event) {
@@ -87,33 +111,34 @@ impl<'a> Watcher<'a> {
         }
     }
 
-    fn poll_kernel(&mut self, out: &mut dyn Write) -> Result<(), TunError> {
-        let at = format_at(self.lab.stack().elapsed());
+    fn poll_kernel(&mut self, lines: &mut Vec<(Duration, String)>) -> Result<(), TunError> {
+        let at = self.lab.stack().elapsed();
         let sockets = self.lab.kernel_sockets()?;
         let mut now: BTreeMap<(String, String), String> = BTreeMap::new();
         for s in &sockets {
             now.insert((s.local.clone(), s.peer.clone()), s.state.clone());
         }
+        let stamp = format_at(at);
         for (key, state) in &now {
             let before = self.kernel.get(key);
             if before != Some(state) {
                 let from = before.map_or("(new)", String::as_str);
-                writeln!(
-                    out,
-                    "{at}  kernel  {} <-> {}  {from} -> {state}   (ss)",
+                let line = format!(
+                    "{stamp}  kernel  {} <-> {}  {from} -> {state}   (ss)",
                     key.0, key.1
-                )
-                .map_err(io)?;
+                );
+                lines.push((at, line));
+                self.kernel_seen
+                    .push((key.0.clone(), key.1.clone(), state.clone()));
             }
         }
         for (key, state) in &self.kernel {
             if !now.contains_key(key) {
-                writeln!(
-                    out,
-                    "{at}  kernel  {} <-> {}  {state} -> (gone)   (ss)",
+                let line = format!(
+                    "{stamp}  kernel  {} <-> {}  {state} -> (gone)   (ss)",
                     key.0, key.1
-                )
-                .map_err(io)?;
+                );
+                lines.push((at, line));
             }
         }
         self.kernel = now;
@@ -156,6 +181,28 @@ impl<'a> Watcher<'a> {
             }
             std::thread::sleep(SS_PERIOD);
         }
+    }
+
+    /// The kernel's state now for the socket whose peer is `peer` (the engine's address).
+    pub fn kernel_state(&self, peer: &str) -> Option<&str> {
+        self.kernel
+            .iter()
+            .find(|((_, p), _)| p == peer)
+            .map(|(_, state)| state.as_str())
+    }
+
+    /// Whether the kernel socket with this peer was ever seen in `state`.
+    pub fn kernel_saw(&self, peer: &str, state: &str) -> bool {
+        self.kernel_seen
+            .iter()
+            .any(|(_, p, s)| p == peer && s == state)
+    }
+
+    /// Whether the engine connection `tuple` went `from` -> `to`.
+    pub fn engine_went(&self, tuple: &str, from: State, to: State) -> bool {
+        self.engine_changes
+            .iter()
+            .any(|(t, f, x, _)| t == tuple && *f == from && *x == to)
     }
 
     /// The kernel sockets last seen (not LISTEN).
