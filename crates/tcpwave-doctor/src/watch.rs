@@ -301,10 +301,14 @@ fn write_sample(
         .filter(|(_, n)| **n > 0)
         .map(|(s, n)| format!("{s} {n}"))
         .collect();
+    let states = if states.is_empty() {
+        "none".to_string()
+    } else {
+        states.join(" · ")
+    };
     writeln!(
         out,
-        "states: {} ({} sockets, {:.1} ms)",
-        states.join(" · "),
+        "states: {states} ({} sockets, {:.1} ms)",
         snapshot.sockets.len(),
         snapshot.collect_ms
     )?;
@@ -331,7 +335,8 @@ fn write_sample(
     {
         writeln!(out, "  [{}] {}", finding.severity.label(), finding.title)?;
     }
-    if !line.growth_since_start.is_empty() {
+    // At sample 2 "since the first sample" is "since the last sample": said once.
+    if line.sample > 2 && !line.growth_since_start.is_empty() {
         writeln!(out, "since the first sample:")?;
         for growth in line.growth_since_start.iter().take(10) {
             writeln!(out, "  {}", growth.message)?;

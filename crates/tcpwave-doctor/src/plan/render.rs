@@ -140,8 +140,11 @@ pub fn render(report: &PlanReport) -> String {
         );
         let _ = writeln!(
             out,
-            "       → max {}: {verdict}",
-            rate(remedy.max_request_rate_per_s, "requests")
+            "       → {}: {verdict}",
+            match remedy.max_request_rate_per_s {
+                Some(max) => format!("max {} requests/s", number(max)),
+                None => "no limit from ports".to_string(),
+            }
         );
         let _ = writeln!(out, "       ! {}", remedy.caveat);
     }
