@@ -17,7 +17,7 @@ const DEFAULT_PEER_MSS: u16 = 536;
 /// Linux's quick-ACK budget after the handshake (`TCP_MAX_QUICKACKS`).
 const QUICK_ACKS: u32 = 16;
 /// Room the timestamp option takes in every segment (RFC 7323: 10 bytes + 2 NOPs).
-const TIMESTAMP_OPTION_LEN: u16 = 12;
+pub(super) const TIMESTAMP_OPTION_LEN: u16 = 12;
 
 impl Conn {
     /// Active open: the SYN goes out at the next poll and the state is SYN-SENT.

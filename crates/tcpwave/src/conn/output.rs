@@ -3,6 +3,7 @@
 //! pure ACKs. The payload stays in the send buffer; the endpoint copies it straight
 //! into the caller's packet buffer.
 
+use super::open::TIMESTAMP_OPTION_LEN;
 use super::{Conn, Ctx, TimerKind};
 use crate::seq::SeqNumber;
 use crate::state::State;
@@ -274,7 +275,7 @@ impl Conn {
         data_len: usize,
     ) -> OutSegment {
         let syn = flags.syn();
-        let window = self.advertise_window(syn);
+        let window = self.advertise_window(syn, ctx.cfg.mss);
         let mut options = TcpOptions::default();
         if self.ts_ok {
             options.timestamps = Some((self.ts_val(ctx.now), self.ts_recent));
@@ -315,16 +316,25 @@ impl Conn {
 
     /// The window field to send: free receive space, never shrinking the right edge
     /// we advertised before (RFC 9293 §3.8.6.2.2), scaled except on SYNs (RFC 7323 §2.2).
-    fn advertise_window(&mut self, syn: bool) -> u16 {
+    fn advertise_window(&mut self, syn: bool, our_mss: u16) -> u16 {
         let mut wnd = self.recv.window() as u32;
         let right = self.rcv_nxt + wnd;
         if right < self.rcv_adv {
             wnd = (self.rcv_adv - self.rcv_nxt) as u32;
         }
         if syn {
-            // Linux rounds the SYN window down to whole segments (64240 for MSS 1460).
-            let mss = u32::from(self.mss.max(1));
-            let field = wnd.min(65535) / mss * mss;
+            // Linux `tcp_select_initial_window`: "Quantize space offering to a multiple of
+            // mss if possible" (64240 for MSS 1460, 65160 with timestamps). The segments
+            // counted are the ones the peer sends us, so the MSS is the one we announce,
+            // less the timestamp option; a space of one MSS or less is offered whole.
+            let ts_len = if self.ts_ok { TIMESTAMP_OPTION_LEN } else { 0 };
+            let mss = u32::from(our_mss.saturating_sub(ts_len).max(1));
+            let space = wnd.min(65535);
+            let field = if space > mss {
+                space / mss * mss
+            } else {
+                space
+            };
             self.rcv_adv = self.rcv_nxt + field;
             return field as u16;
         }
