@@ -167,6 +167,7 @@ impl Conn {
         } else {
             let edge = (self.snd_una + self.snd_wnd).min(cwnd_edge);
             let room = if edge > start { edge - start } else { 0 };
+            let wanted = len;
             if len > room {
                 len = room;
                 if len == 0 {
@@ -174,16 +175,29 @@ impl Conn {
                     return self.timer(TimerKind::Retransmit).is_none();
                 }
             }
-            let nagle_holds = len > 0
-                && len < mss
-                && !self.opts.nodelay
-                && self.snd_nxt > self.snd_una
-                && self.fin_seq != Some(start + len);
-            if nagle_holds {
+            if self.nagle_holds(start, len, len < wanted) {
                 return false;
             }
         }
         len > 0 || (self.fin_seq == Some(start + len) && limit > start + len)
+    }
+
+    /// Nagle's algorithm (RFC 1122 §4.2.3.4) for `len` new bytes from `start`: a segment
+    /// shorter than the MSS waits while data is unacknowledged, unless it carries our
+    /// FIN or TCP_NODELAY is set. Linux applies Minshall's refinement
+    /// (`tcp_nagle_check`, `tcp_minshall_check`): the tail of a write waits only while an
+    /// earlier *small* segment is unacknowledged, so a 3000-byte write leaves as
+    /// 1460 + 1460 + 80 at once instead of stalling its tail for an ACK (and, with a
+    /// delayed-ACK peer, 40 ms). A segment cut short by the window still waits for
+    /// outstanding data (sender SWS avoidance, RFC 9293 §3.8.6.2.1).
+    fn nagle_holds(&self, start: SeqNumber, len: usize, window_limited: bool) -> bool {
+        let small_in_flight = self.snd_sml > self.snd_una && self.snd_sml <= self.snd_nxt;
+        len > 0
+            && len < self.mss as usize
+            && !self.opts.nodelay
+            && self.snd_nxt > self.snd_una
+            && self.fin_seq != Some(start + len)
+            && (window_limited || small_in_flight)
     }
 
     /// Data and/or FIN: a retransmission from `rtx_next`, or new data from SND.NXT.
@@ -220,18 +234,14 @@ impl Conn {
         } else {
             let edge = (self.snd_una + self.snd_wnd).min(cwnd_edge);
             let room = if edge > start { edge - start } else { 0 };
+            let wanted = len;
             if len > room {
                 len = room;
                 if len == 0 {
                     self.arm_persist(ctx);
                 }
             }
-            let nagle_holds = len > 0
-                && len < mss
-                && !self.opts.nodelay
-                && self.snd_nxt > self.snd_una
-                && self.fin_seq != Some(start + len);
-            if nagle_holds {
+            if self.nagle_holds(start, len, len < wanted) {
                 return None;
             }
         }
@@ -254,6 +264,10 @@ impl Conn {
             self.rtt_sample = None;
         } else {
             self.snd_nxt = end;
+            if len < mss {
+                // Linux `tcp_minshall_update`: remember where the last small segment ends.
+                self.snd_sml = end;
+            }
             ctx.counters.OutSegs += 1;
             if self.rtt_sample.is_none() {
                 self.rtt_sample = Some((end, ctx.now));
