@@ -120,6 +120,10 @@ pub(crate) struct Conn {
     pub rcv_nxt: SeqNumber,
     /// Right edge of the window we last advertised (we never shrink it, §3.8.6.2.2).
     pub rcv_adv: SeqNumber,
+    /// Where the latest out-of-order segments started, most recent first: the order
+    /// of SACK blocks (RFC 2018 §4).
+    pub sack_anchors: [SeqNumber; 4],
+    pub sack_anchor_count: usize,
     /// The peer's FIN sequence number, once seen (possibly out of order).
     pub peer_fin: Option<SeqNumber>,
     /// Reading side closed (close() was called): new data is answered with RST.
@@ -196,6 +200,8 @@ impl Conn {
             irs: SeqNumber(0),
             rcv_nxt: SeqNumber(0),
             rcv_adv: SeqNumber(0),
+            sack_anchors: [SeqNumber(0); 4],
+            sack_anchor_count: 0,
             peer_fin: None,
             rcv_shutdown: false,
             mss: cfg.mss,
@@ -331,6 +337,14 @@ impl Conn {
             | State::LastAck => self.data_pending(),
             _ => false,
         }
+    }
+
+    /// Remember that an out-of-order segment starting at `seq` just arrived.
+    pub fn note_sack_anchor(&mut self, seq: SeqNumber) {
+        let n = self.sack_anchor_count.min(self.sack_anchors.len() - 1);
+        self.sack_anchors.copy_within(0..n, 1);
+        self.sack_anchors[0] = seq;
+        self.sack_anchor_count = n + 1;
     }
 
     /// Invariants that hold after every input (STYLE.md: checked in tests and the simulator).

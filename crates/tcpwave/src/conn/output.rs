@@ -295,15 +295,9 @@ impl Conn {
             options.timestamps = Some((self.ts_val(ctx.now), self.ts_recent));
         }
         if self.sack_ok && !syn {
-            let mut n = 0;
-            for &(s, e) in self.recv.ranges().iter().take(3) {
-                options.sack_blocks[n] = SackBlock {
-                    left: self.rcv_nxt + s,
-                    right: self.rcv_nxt + e,
-                };
-                n += 1;
-            }
-            options.sack_count = n as u8;
+            // RFC 2018 §3: 40 bytes of options hold four blocks, three beside timestamps.
+            let max_blocks = if self.ts_ok { 3 } else { 4 };
+            options.sack_count = self.sack_blocks(&mut options.sack_blocks, max_blocks) as u8;
         }
         let has_ack = flags.ack();
         if has_ack {
@@ -326,6 +320,37 @@ impl Conn {
             data_offset,
             data_len,
         }
+    }
+
+    /// Fill `out` with SACK blocks in RFC 2018 §4 order: first the block holding the most
+    /// recently received out-of-order segment, then the other blocks most recently
+    /// reported (as Linux `tcp_sack_new_ofo_skb` keeps them), then any left. Returns
+    /// how many were written, at most `max`.
+    fn sack_blocks(&self, out: &mut [SackBlock; 4], max: usize) -> usize {
+        let ranges = self.recv.ranges();
+        let mut used = [false; 4];
+        let mut n = 0;
+        let anchors = self.sack_anchors[..self.sack_anchor_count]
+            .iter()
+            .filter(|&&a| a >= self.rcv_nxt)
+            .map(|&a| (a - self.rcv_nxt) as u32);
+        let by_recency =
+            anchors.filter_map(|off| ranges.iter().position(|r| r.0 <= off && off < r.1));
+        for i in by_recency.chain(0..ranges.len()) {
+            if n == max.min(out.len()) {
+                break;
+            }
+            if used[i] {
+                continue;
+            }
+            used[i] = true;
+            out[n] = SackBlock {
+                left: self.rcv_nxt + ranges[i].0,
+                right: self.rcv_nxt + ranges[i].1,
+            };
+            n += 1;
+        }
+        n
     }
 
     /// The window field to send: free receive space, never shrinking the right edge

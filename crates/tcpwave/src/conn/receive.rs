@@ -56,6 +56,10 @@ impl Conn {
         } else {
             self.recv.insert(offset, data)
         };
+        if offset > 0 && !data.is_empty() {
+            // RFC 2018 §4: the next SACK option starts with the block holding this segment.
+            self.note_sack_anchor(self.rcv_nxt + offset);
+        }
         self.rcv_nxt += advanced;
         if advanced > 0 && !self.orphaned {
             ctx.events.push_back(Event::Readable { conn: ctx.id });
