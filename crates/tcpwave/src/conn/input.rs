@@ -42,8 +42,12 @@ impl Conn {
             // First: is the segment acceptable (RFC 9293 §3.10.7.4 table)?
             if !self.sequence_acceptable(seg, seg_len) {
                 // RFC 9293: "If an incoming segment is not acceptable, an acknowledgment
-                // should be sent in reply (unless the RST bit is set)".
-                if !seg.flags.rst() {
+                // should be sent in reply (unless the RST bit is set)". A SYN gets it as
+                // a challenge ACK whatever its sequence number (RFC 5961 §4.2), counted
+                // and rate-limited as such (Linux tcp_validate_incoming: syn_challenge).
+                if seg.flags.syn() && !seg.flags.rst() {
+                    self.challenge_ack(ctx);
+                } else if !seg.flags.rst() {
                     self.ack_now = true;
                 }
                 return None;
