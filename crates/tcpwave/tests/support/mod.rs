@@ -686,8 +686,21 @@ pub fn our_syn_ack_options(t: &T) -> TcpOptions {
 /// The window of our SYN-ACK: 65535 rounded down to whole segments of the MSS we will
 /// receive (1460, or 1448 with the 12 bytes of timestamps: 64240 or 65160, as Linux).
 pub fn our_syn_ack_window(t: &T) -> u16 {
-    let mss = if t.cfg().tcp_timestamps { 1448 } else { 1460 };
-    (65_535 / mss * mss) as u16
+    let cfg = t.cfg();
+    let ts_len = if cfg.tcp_timestamps { 12 } else { 0 };
+    initial_window(cfg.tcp_rmem_default, u32::from(cfg.mss) - ts_len)
+}
+
+/// Linux `tcp_select_initial_window`: the buffer, at most 65535, rounded down to whole
+/// segments of `mss` when it is larger than one.
+pub fn initial_window(space: u32, mss: u32) -> u16 {
+    let space = space.min(65_535);
+    let window = if space > mss {
+        space / mss * mss
+    } else {
+        space
+    };
+    window as u16
 }
 
 /// LISTEN: a listener on our address, port 80, backlog 16.
@@ -751,7 +764,8 @@ pub fn syn_sent(cfg: Config) -> T {
     let c = t.ep.connect(t.now, t.ours, t.peer).expect("connect");
     t.conn = Some(c);
     t.check();
-    let expected = syn(t.iss).win(SYN_WINDOW).opts(our_syn_options(&t));
+    let window = initial_window(t.cfg().tcp_rmem_default, u32::from(t.cfg().mss));
+    let expected = syn(t.iss).win(window).opts(our_syn_options(&t));
     recv!(t, expected);
     t.events();
     t
