@@ -25,7 +25,7 @@
 //! [`Netns`] kills the processes inside it and deletes it.
 
 use std::ffi::OsStr;
-use std::io;
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -75,9 +75,10 @@ pub fn skip_or_panic(test_name: &str, reason: &str, require: bool) -> bool {
     if require {
         panic!("{message} — and {REQUIRE_PRIVILEGED_ENV}=1 forbids skipping");
     }
-    eprintln!("\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!");
-    eprintln!("!!! {message}");
-    eprintln!("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n");
+    // Straight to the stderr handle, not eprintln!: libtest captures the macros' output of
+    // passing tests, and a skip must never be silent.
+    let banner = "!".repeat(72);
+    let _ = writeln!(std::io::stderr(), "\n{banner}\n!!! {message}\n{banner}\n");
     false
 }
 

@@ -31,23 +31,38 @@ fn rate(value: Option<f64>, what: &str) -> String {
 
 /// Renders the plan as text.
 pub fn render(report: &PlanReport) -> String {
+    let mut out = header(report);
+    for (name, value) in summary(report) {
+        let _ = writeln!(out, "  {name:<21} {value}");
+    }
+    remedies(&mut out, report);
+    if !report.notes.is_empty() {
+        let _ = writeln!(out, "\nNOTES");
+        for note in &report.notes {
+            let _ = writeln!(out, "  - {note}");
+        }
+    }
+    out
+}
+
+fn header(report: &PlanReport) -> String {
     let input = &report.input;
-    let mut out = String::new();
     let closer = match input.closer {
         Closer::Client => "the client closes first",
         Closer::Server => "the server closes first",
     };
+    let reuse = if input.tw_reuse {
+        ", tcp_tw_reuse=1"
+    } else {
+        ""
+    };
+    let mut out = String::new();
     let _ = writeln!(
         out,
-        "tcpwave plan: {} requests/s, {} per connection, lifetime {} s, {closer}{}",
+        "tcpwave plan: {} requests/s, {} per connection, lifetime {} s, {closer}{reuse}",
         number(input.rate_per_s),
         input.requests_per_conn,
         number(input.lifetime_s),
-        if input.tw_reuse {
-            ", tcp_tw_reuse=1"
-        } else {
-            ""
-        }
     );
     let _ = writeln!(
         out,
@@ -59,73 +74,61 @@ pub fn render(report: &PlanReport) -> String {
         input.port_low,
         input.port_high
     );
-    let rows = [
-        (
-            "new connections",
-            format!(
-                "{}/s ({}/s per pool)",
-                number(report.connection_rate_per_s),
-                number(report.connection_rate_per_pool_per_s)
-            ),
-        ),
-        (
-            "port hold",
-            format!(
-                "{} s = lifetime {} s + TIME_WAIT {} s",
-                number(report.port_hold_s),
-                number(input.lifetime_s),
-                number(report.effective_time_wait_s)
-            ),
-        ),
-        (
-            "ports in use / pool",
-            format!(
-                "{} of {} ({:.1} %), headroom {}",
-                number(report.ports_in_use_per_pool),
-                report.ports_per_pool,
-                report.usage_percent,
-                number(report.headroom_per_pool)
-            ),
-        ),
-        (
-            "EADDRNOTAVAIL onset",
-            format!(
-                "{} per pool",
-                rate(
-                    report.eaddrnotavail_onset_rate_per_pool_per_s,
-                    "new connections"
-                )
-            ),
-        ),
+    out
+}
+
+fn summary(report: &PlanReport) -> [(&'static str, String); 8] {
+    let holder = match report.input.closer {
+        Closer::Client => "client",
+        Closer::Server => "server",
+    };
+    let connections = format!(
+        "{}/s ({}/s per pool)",
+        number(report.connection_rate_per_s),
+        number(report.connection_rate_per_pool_per_s)
+    );
+    let hold = format!(
+        "{} s = lifetime {} s + TIME_WAIT {} s",
+        number(report.port_hold_s),
+        number(report.input.lifetime_s),
+        number(report.effective_time_wait_s)
+    );
+    let in_use = format!(
+        "{} of {} ({:.1} %), headroom {}",
+        number(report.ports_in_use_per_pool),
+        report.ports_per_pool,
+        report.usage_percent,
+        number(report.headroom_per_pool)
+    );
+    let onset = rate(
+        report.eaddrnotavail_onset_rate_per_pool_per_s,
+        "new connections",
+    );
+    let time_wait = format!(
+        "{} ({}) on the {holder}",
+        number(report.time_wait_entries),
+        bytes(report.time_wait_memory_bytes)
+    );
+    let conntrack = number(report.conntrack_entries);
+    [
+        ("new connections", connections),
+        ("port hold", hold),
+        ("ports in use / pool", in_use),
+        ("EADDRNOTAVAIL onset", format!("{onset} per pool")),
         (
             "max sustainable",
             rate(report.max_request_rate_per_s, "requests"),
         ),
         ("verdict", verdict(report)),
-        (
-            "TIME_WAIT entries",
-            format!(
-                "{} ({}) on the {}",
-                number(report.time_wait_entries),
-                bytes(report.time_wait_memory_bytes),
-                if input.closer == Closer::Client {
-                    "client"
-                } else {
-                    "server"
-                }
-            ),
-        ),
+        ("TIME_WAIT entries", time_wait),
         (
             "conntrack entries",
-            format!(
-                "{} (if a firewall tracks these connections)",
-                number(report.conntrack_entries)
-            ),
+            format!("{conntrack} (if a firewall tracks these connections)"),
         ),
-    ];
-    for (name, value) in rows {
-        let _ = writeln!(out, "  {name:<21} {value}");
-    }
+    ]
+}
+
+fn remedies(out: &mut String, report: &PlanReport) {
     let _ = writeln!(out, "\nREMEDIES (in the order to try them)");
     for remedy in &report.remedies {
         let verdict = if remedy.sufficient {
@@ -133,28 +136,18 @@ pub fn render(report: &PlanReport) -> String {
         } else {
             "not enough alone"
         };
+        let effect = match remedy.max_request_rate_per_s {
+            Some(max) => format!("max {} requests/s", number(max)),
+            None => "no limit from ports".to_string(),
+        };
         let _ = writeln!(
             out,
             "  {}. [{}] {}",
             remedy.rank, remedy.code, remedy.change
         );
-        let _ = writeln!(
-            out,
-            "       → {}: {verdict}",
-            match remedy.max_request_rate_per_s {
-                Some(max) => format!("max {} requests/s", number(max)),
-                None => "no limit from ports".to_string(),
-            }
-        );
+        let _ = writeln!(out, "       → {effect}: {verdict}");
         let _ = writeln!(out, "       ! {}", remedy.caveat);
     }
-    if !report.notes.is_empty() {
-        let _ = writeln!(out, "\nNOTES");
-        for note in &report.notes {
-            let _ = writeln!(out, "  - {note}");
-        }
-    }
-    out
 }
 
 fn verdict(report: &PlanReport) -> String {
