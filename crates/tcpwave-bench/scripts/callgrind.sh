@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Instructions per lifecycle under valgrind's callgrind, for tcpwave and for smoltcp:
+# deterministic for a given binary, so they can be compared from run to run whatever the
+# machine's load (see docs/benchmarks.md).
+#
+#   crates/tcpwave-bench/scripts/callgrind.sh [LIFECYCLES] [ENGINES]   (default 10000 "tcpwave smoltcp")
+#
+# Only `measured_<engine>` (N lifecycles after a warm-up) is counted (--toggle-collect). For
+# tcpwave the warm-up reaches TIME_WAIT steady state (TIME_WAIT shortened to 1 s: instruction
+# counts do not depend on the table's size). Prints Ir per lifecycle and the top functions by
+# self cost; the raw profiles stay in $CARGO_TARGET_DIR/callgrind.<engine>.out.
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+count=${1:-10000}
+engines=${2:-tcpwave smoltcp}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
+command -v valgrind >/dev/null || { echo "callgrind.sh: valgrind is not installed (apt-get install valgrind)" >&2; exit 1; }
+cargo build --release -q -p tcpwave-bench
+bin="$CARGO_TARGET_DIR/release/tcpwave-bench"
+for engine in $engines; do
+  out="$CARGO_TARGET_DIR/callgrind.$engine.out"
+  valgrind --tool=callgrind --callgrind-out-file="$out" \
+    --toggle-collect="*measured_$engine*" \
+    "$bin" callgrind-lifecycles "$engine" "$count" >/dev/null 2>"$out.log" || { cat "$out.log" >&2; exit 1; }
+  callgrind_annotate --inclusive=no "$out" >"$out.txt" 2>/dev/null
+  total=$(awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1; exit}' "$out.txt")
+  if [ -z "$total" ]; then
+    echo "callgrind.sh: no totals in $out" >&2
+    exit 1
+  fi
+  echo "$engine lifecycle: $((total / count)) instructions (Ir) per lifecycle ($total over $count lifecycles)"
+  if [ -n "${TOP:-}" ]; then
+    sed -n '/^Ir/,$p' "$out.txt" | sed -n "6,$((TOP + 5))p" | cut -c1-160 || true
+  fi
+done

@@ -1,0 +1,155 @@
+//! `tcpwave-bench`: the benchmark table of docs/benchmarks.md.
+//!
+//! ```text
+//! tcpwave-bench [run] [--quick] [--json [PATH]]   every case, then the table
+//! tcpwave-bench lifecycle ENGINE M [--quick]       tcpwave | smoltcp | kernel, M parked
+//! tcpwave-bench time-wait-memory N
+//! tcpwave-bench idle-memory ENGINE N               tcpwave | smoltcp
+//! tcpwave-bench bulk ENGINE MSS BYTES              tcpwave | smoltcp | smoltcp-checksums
+//! tcpwave-bench timers N
+//! tcpwave-bench callgrind-lifecycles ENGINE N      tcpwave | smoltcp, for scripts/callgrind.sh
+//! ```
+
+use std::process::ExitCode;
+
+use tcpwave_bench::cases::{self, Budget};
+use tcpwave_bench::{kernel, report, sm, tw};
+
+const USAGE: &str = "usage: tcpwave-bench [run] [--quick] [--json [PATH]]
+       tcpwave-bench lifecycle tcpwave|smoltcp|kernel M [--quick]
+       tcpwave-bench time-wait-memory N
+       tcpwave-bench idle-memory tcpwave|smoltcp N
+       tcpwave-bench bulk tcpwave|smoltcp|smoltcp-checksums MSS BYTES
+       tcpwave-bench timers N
+       tcpwave-bench callgrind-lifecycles tcpwave|smoltcp N";
+
+fn number(arg: Option<&String>, what: &str) -> Result<u64, String> {
+    let text = arg.ok_or_else(|| format!("missing {what}\n{USAGE}"))?;
+    text.replace('_', "")
+        .parse()
+        .map_err(|_| format!("{what} must be a whole number, not {text:?}\n{USAGE}"))
+}
+
+fn text<'a>(arg: Option<&'a String>, what: &str) -> Result<&'a str, String> {
+    arg.map(String::as_str)
+        .ok_or_else(|| format!("missing {what}\n{USAGE}"))
+}
+
+fn main() -> ExitCode {
+    let all: Vec<String> = std::env::args().skip(1).collect();
+    let quick = all.iter().any(|a| a == "--quick");
+    let json_at = all.iter().position(|a| a == "--json");
+    let json_path = json_at.map(|i| {
+        all.get(i + 1)
+            .filter(|p| !p.starts_with("--"))
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(report::default_json_path)
+    });
+    let positional: Vec<String> = all
+        .iter()
+        .enumerate()
+        .filter(|(i, a)| !a.starts_with("--") && json_at.map_or(true, |j| *i != j + 1))
+        .map(|(_, a)| a.clone())
+        .collect();
+    match dispatch(&positional, quick, json_path) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("tcpwave-bench: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn dispatch(
+    args: &[String],
+    quick: bool,
+    json_path: Option<std::path::PathBuf>,
+) -> Result<(), String> {
+    let budget = if quick { Budget::QUICK } else { Budget::FULL };
+    let command = args.first().map(String::as_str).unwrap_or("run");
+    let value = match command {
+        "run" => {
+            let exe = std::env::current_exe().map_err(|e| format!("own executable: {e}"))?;
+            let plan = if quick {
+                report::Plan::QUICK
+            } else {
+                report::Plan::FULL
+            };
+            let results = report::run(&exe, plan);
+            println!("{}", report::table(&results, &plan.parked));
+            if let Some(path) = json_path {
+                let text = serde_json::to_string_pretty(&results).expect("JSON");
+                std::fs::write(&path, text)
+                    .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                eprintln!("tcpwave-bench: figures written to {}", path.display());
+            }
+            return Ok(());
+        }
+        "lifecycle" => {
+            let engine = text(args.get(1), "ENGINE")?;
+            let parked = number(args.get(2), "M")?;
+            cases::lifecycle(engine, parked, budget)
+        }
+        "time-wait-memory" => cases::time_wait_memory(number(args.get(1), "N")?),
+        "idle-memory" => {
+            cases::idle_memory(text(args.get(1), "ENGINE")?, number(args.get(2), "N")?)
+        }
+        "bulk" => {
+            let engine = text(args.get(1), "ENGINE")?;
+            let mss = number(args.get(2), "MSS")?;
+            let mss = u16::try_from(mss).map_err(|_| format!("MSS {mss} is above 65535"))?;
+            cases::bulk(engine, mss, number(args.get(3), "BYTES")?)
+        }
+        "timers" => cases::timers(number(args.get(1), "N")?),
+        "callgrind-lifecycles" => {
+            let engine = text(args.get(1), "ENGINE")?;
+            let count = number(args.get(2), "N")?;
+            match engine {
+                "tcpwave" => {
+                    // Instructions do not depend on the table's size (cache misses are not
+                    // counted), so TIME_WAIT lasts 1 s here instead of 60 s: steady state
+                    // (10,000 live entries, one expiring per lifecycle) after a warm-up that
+                    // valgrind runs in seconds.
+                    let cfg = tcpwave::Config {
+                        msl: tcpwave::Duration::from_millis(500),
+                        ..tw::bench_config()
+                    };
+                    let mut pair = tw::Pair::new(cfg);
+                    pair.lifecycles(20_000);
+                    measured_tcpwave(&mut pair, count);
+                    serde_json::json!({"engine": engine, "lifecycles": count, "packets": pair.packets})
+                }
+                "smoltcp" => {
+                    let mut net = sm::Net::new(sm::Lo::shipped());
+                    net.lifecycles(1000);
+                    measured_smoltcp(&mut net, count);
+                    serde_json::json!({"engine": engine, "lifecycles": count, "polls": net.polls})
+                }
+                other => return Err(format!("callgrind: unknown engine {other:?}\n{USAGE}")),
+            }
+        }
+        "kernel-park-server" => {
+            let count = number(args.get(1), "N")?;
+            kernel::park_server_main(count).map_err(|e| format!("park server: {e}"))?;
+            return Ok(());
+        }
+        "help" | "-h" => {
+            println!("{USAGE}");
+            return Ok(());
+        }
+        other => return Err(format!("unknown command {other:?}\n{USAGE}")),
+    };
+    println!("{value}");
+    Ok(())
+}
+
+/// The functions scripts/callgrind.sh counts instructions in (`--toggle-collect`).
+#[inline(never)]
+fn measured_tcpwave(pair: &mut tw::Pair, count: u64) {
+    pair.lifecycles(count);
+}
+
+#[inline(never)]
+fn measured_smoltcp(net: &mut sm::Net, count: u64) {
+    net.lifecycles(count);
+}
