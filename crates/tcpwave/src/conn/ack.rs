@@ -41,6 +41,7 @@ impl Conn {
                 if self.cc.on_dupack(self.flight_size(), self.snd_nxt, mss) {
                     // RFC 5681 §3.2 step 2: fast retransmit the first unacknowledged segment.
                     self.rtx_next = Some(self.snd_una);
+                    self.rtx_one_segment = true;
                     self.rtt_sample = None;
                 }
             }
@@ -80,6 +81,7 @@ impl Conn {
         if self.cc.on_new_ack(acked, ack, mss) && self.snd_una < self.snd_nxt {
             // RFC 6582 §3.2 step 3: a partial ACK retransmits the next unacknowledged segment.
             self.rtx_next = Some(self.snd_una);
+            self.rtx_one_segment = true;
         }
         // RFC 6298 (5.2) and (5.3): stop the timer when all is acknowledged, else restart it.
         if self.snd_una == self.snd_nxt {

@@ -110,6 +110,8 @@ pub(crate) struct Conn {
     pub max_snd_wnd: u32,
     /// Retransmission point: segments from here up to SND.NXT are sent again.
     pub rtx_next: Option<SeqNumber>,
+    /// The retransmission from `rtx_next` is of one segment only (fast retransmit).
+    pub rtx_one_segment: bool,
     /// End of the last segment shorter than the MSS we sent (Minshall's Nagle).
     pub snd_sml: SeqNumber,
     /// Our FIN's sequence number, once the application closed its write side.
@@ -195,6 +197,7 @@ impl Conn {
             snd_wl2: iss,
             max_snd_wnd: 0,
             rtx_next: None,
+            rtx_one_segment: false,
             snd_sml: iss,
             fin_seq: None,
             irs: SeqNumber(0),

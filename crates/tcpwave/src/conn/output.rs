@@ -259,7 +259,11 @@ impl Conn {
         let end = start + (len + with_fin as usize);
         let data_offset = start - self.send_buffer_seq();
         if retransmit {
-            self.rtx_next = (end < self.snd_nxt).then_some(end);
+            // Fast retransmit and a partial ACK resend one segment (RFC 5681 §3.2 step 2,
+            // RFC 6582 §3.2 step 3); after a timeout the rest follows as cwnd allows.
+            let more = !self.rtx_one_segment && end < self.snd_nxt;
+            self.rtx_next = more.then_some(end);
+            self.rtx_one_segment = false;
             ctx.counters.RetransSegs += 1;
             self.rtt_sample = None;
         } else {

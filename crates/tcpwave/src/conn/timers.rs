@@ -105,7 +105,10 @@ impl Conn {
         self.rtt.backoff += 1;
         let mss = self.mss as u32;
         self.cc.on_timeout(self.flight_size(), mss);
+        // After a timeout everything outstanding is resent, as cwnd allows (go-back-N,
+        // like Linux marking the whole flight lost in tcp_enter_loss).
         self.rtx_next = Some(self.snd_una);
+        self.rtx_one_segment = false;
         self.rtt_sample = None;
         self.set_timer(TimerKind::Retransmit, ctx.now + self.rtt.current(ctx.cfg));
     }
