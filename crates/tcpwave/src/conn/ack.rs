@@ -29,6 +29,12 @@ impl Conn {
             self.challenge_ack(ctx);
             return false;
         }
+        // Linux tcp_ack: any acceptable ACK shows the peer is alive ("Something
+        // worked...", icsk_probes_out = 0), so unanswered-probe counts start over: a
+        // peer that answers zero-window probes (RFC 1122 §4.2.2.17) or keepalives
+        // (§4.2.3.6) keeps the connection however many probes it took.
+        self.keepalive_probes_sent = 0;
+        self.zero_window_probes = 0;
         let old_window = self.snd_wnd;
         if ack > self.snd_una {
             self.on_new_ack(ctx, ack);
@@ -47,11 +53,11 @@ impl Conn {
             }
         }
         self.update_send_window(seg);
-        if self.snd_wnd > 0 && old_window == 0 {
-            self.zero_window_probes = 0;
-            if self.snd_una == self.snd_nxt {
-                self.clear_timer(TimerKind::Retransmit);
-            }
+        if self.snd_wnd > 0 && old_window == 0 && self.snd_una == self.snd_nxt {
+            // Linux tcp_ack_probe: the window opened while we were probing: stop the
+            // persist timer and its backoff, so new data gets the plain RTO.
+            self.clear_timer(TimerKind::Retransmit);
+            self.rtt.backoff = 0;
         }
         if self.fin_acked() {
             self.on_fin_acked(ctx);
