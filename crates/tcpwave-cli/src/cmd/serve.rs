@@ -1,0 +1,117 @@
+//! `tcpwave serve`: the engine as a server on a TUN device (HTTP/1.1, echo or discard),
+//! printing each connection's state changes. Run it inside a network namespace:
+//!
+//! ```text
+//! ip netns add demo
+//! ip netns exec demo tcpwave serve --tun tun0 --addr 192.0.2.2 --kernel-addr 192.0.2.1/24 --http
+//! ip netns exec demo curl http://192.0.2.2/bytes/100
+//! ```
+
+use std::net::Ipv4Addr;
+
+use anyhow::Context;
+use tcpwave_tun::serve::{serve, ServeMode, ServeOptions};
+use tcpwave_tun::{signals, trace, Loss, StackConfig};
+
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// TUN device to create (or attach to, if it exists), e.g. tun0.
+    #[arg(long, value_name = "NAME")]
+    tun: String,
+    /// The engine's IPv4 address, e.g. 192.0.2.2.
+    #[arg(long, value_name = "A")]
+    addr: Ipv4Addr,
+    /// Port to listen on.
+    #[arg(long, default_value_t = 80)]
+    port: u16,
+    #[command(flatten)]
+    mode: ModeArgs,
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Stop after this many connections (default: until Ctrl-C).
+    #[arg(long, value_name = "N")]
+    max_accepts: Option<u64>,
+    /// Connections served at once; more wait in the accept queue.
+    #[arg(long, default_value_t = 64)]
+    max_connections: usize,
+}
+
+#[derive(clap::Args)]
+#[group(required = true, multiple = false)]
+struct ModeArgs {
+    /// HTTP/1.1 with keep-alive: `/`, `/bytes/N`, `/netstat`.
+    #[arg(long)]
+    http: bool,
+    /// Write back what is read.
+    #[arg(long)]
+    echo: bool,
+    /// Read and throw away.
+    #[arg(long)]
+    discard: bool,
+}
+
+/// Options `serve` and `connect` share.
+#[derive(clap::Args)]
+pub struct CommonArgs {
+    /// Give the device this address for the kernel's side and bring it up (e.g.
+    /// 192.0.2.1/24); without it, configure the device yourself with `ip`.
+    #[arg(long, value_name = "CIDR")]
+    pub kernel_addr: Option<String>,
+    /// Set an engine knob, NAME=VALUE (repeatable; e.g. tcp_fin_timeout_s=5).
+    #[arg(long = "set", value_name = "KNOB=VALUE")]
+    pub knobs: Vec<String>,
+    /// Drop this percentage of packets in each direction (seeded; for tests without netem).
+    #[arg(long, value_name = "PERCENT")]
+    pub loss: Option<f64>,
+    /// Seed of --loss.
+    #[arg(long, default_value_t = 1)]
+    pub loss_seed: u64,
+    /// Print every segment, not only state changes.
+    #[arg(long)]
+    pub segments: bool,
+}
+
+impl CommonArgs {
+    /// The runtime configuration these options describe.
+    pub fn stack_config(&self, addr: Ipv4Addr) -> anyhow::Result<StackConfig> {
+        let mut cfg = StackConfig::new(addr);
+        for knob in &self.knobs {
+            cfg.engine.set_assignment(knob)?;
+        }
+        cfg.loss = self.loss.map(|p| Loss::percent(p, self.loss_seed));
+        Ok(cfg)
+    }
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
+    signals::install();
+    let cfg = args.common.stack_config(args.addr)?;
+    let stack = tcpwave_tun::lab::open_stack(&args.tun, cfg, args.common.kernel_addr.as_deref())
+        .with_context(|| format!("starting the engine on TUN device {}", args.tun))?;
+    let _printer = trace::spawn_printer(stack.subscribe(args.common.segments));
+    let mode = if args.mode.http {
+        ServeMode::Http
+    } else if args.mode.echo {
+        ServeMode::Echo
+    } else {
+        ServeMode::Discard
+    };
+    println!(
+        "tcpwave serve: {mode:?} on {}:{} via {} (Ctrl-C to stop)",
+        args.addr, args.port, args.tun
+    );
+    let opts = ServeOptions {
+        port: args.port,
+        mode,
+        connections_max: args.max_connections,
+        accepts_max: args.max_accepts,
+    };
+    let summary = serve(&stack, opts, signals::flag())
+        .with_context(|| format!("serving on {}:{}", args.addr, args.port))?;
+    println!(
+        "stopped after {} connections, {} bytes received",
+        summary.connections, summary.bytes_in
+    );
+    print!("{}", tcpwave_tun::netstat::render(&stack));
+    Ok(0)
+}
