@@ -258,9 +258,10 @@ impl Conn {
 
     /// Tell the application about a failure; the connection is finished.
     pub fn fail(&mut self, ctx: &mut Ctx<'_>, error: Error, reason: Reason) {
-        if matches!(self.state, State::Established | State::CloseWait)
-            && error == Error::ConnectionReset
-        {
+        // Linux tcp_set_state counts every ESTABLISHED or CLOSE_WAIT -> CLOSE in
+        // EstabResets (RFC 1213 tcpEstabResets): a reset received in CLOSE-WAIT (EPIPE)
+        // and a timeout (ETIMEDOUT) count as much as ECONNRESET.
+        if matches!(self.state, State::Established | State::CloseWait) {
             ctx.counters.EstabResets += 1;
         }
         if matches!(self.state, State::SynSent | State::SynReceived) {
