@@ -39,6 +39,10 @@ impl Conn {
         }
         if self.peer_fin == Some(self.rcv_nxt) && self.state.can_receive() {
             self.receive_fin(ctx);
+        } else if seg.flags.fin() && self.state.can_receive() {
+            // A FIN beyond a hole is out-of-order data too: RFC 5681 §4.2 acknowledges it
+            // at once (Linux queues it out of order and sends the duplicate ACK).
+            self.ack_now = true;
         }
         None
     }
