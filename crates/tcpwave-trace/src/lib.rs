@@ -8,5 +8,8 @@
 
 pub mod model;
 pub mod terminal;
+pub mod svg;
+pub mod html;
+pub mod pcap;
 
 pub use model::*;
