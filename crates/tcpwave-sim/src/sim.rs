@@ -63,6 +63,10 @@ enum Action {
     Crash(usize),
     Restart(usize),
     KillApp(usize),
+    Inject {
+        host: usize,
+        packet: Vec<u8>,
+    },
 }
 
 /// A simulated network.
@@ -201,6 +205,13 @@ impl Sim {
         self.check_invariants = false;
     }
 
+    /// Record events (segments, states, application calls, what the application saw)
+    /// or not. Large runs record only the moments worth drawing; figures, counters
+    /// and the engines' own behaviour are the same either way.
+    pub fn set_recording(&mut self, on: bool) {
+        self.rec.recording = on;
+    }
+
     fn schedule(&mut self, at: Instant, action: Action) {
         self.order += 1;
         self.actions.insert((at.max(self.now), self.order), action);
@@ -230,6 +241,13 @@ impl Sim {
     /// The host's application is killed at `at`: its stack closes its sockets.
     pub fn kill_app(&mut self, host: usize, at: Instant) {
         self.schedule(at, Action::KillApp(host));
+    }
+
+    /// Put a hand-made IPv4 packet on the wire from host `from` at `at`: an attacker
+    /// forging segments (RFC 5961's blind injection). Its source address may be spoofed;
+    /// it is recorded and routed like any other packet (rules, delay and loss apply).
+    pub fn inject(&mut self, at: Instant, from: usize, packet: Vec<u8>) {
+        self.schedule(at, Action::Inject { host: from, packet });
     }
 
     /// Run until nothing is left to do or `end` is reached.
@@ -370,6 +388,18 @@ impl Sim {
                 self.kill(h);
                 self.settle(h)
             }
+            Action::Inject { host, packet } => {
+                let segment =
+                    self.rec
+                        .segment_forged(&packet)
+                        .ok_or_else(|| SimError::BadPacket {
+                            host: self.hosts[host].name.clone(),
+                        })?;
+                let name = self.hosts[host].name.clone();
+                self.rec.push(self.now, &name, Body::Send(segment.clone()));
+                self.route(host, segment);
+                Ok(())
+            }
         }
     }
 
@@ -456,6 +486,9 @@ impl Sim {
     }
 
     fn record_event(&mut self, h: usize, e: &Event) {
+        if !self.rec.recording {
+            return;
+        }
         let name = self.hosts[h].name.clone();
         match *e {
             Event::StateChanged {
@@ -488,6 +521,9 @@ impl Sim {
                     .tuple(conn)
                     .map(|t| conn_name(&t))
                     .unwrap_or_default();
+                if !self.rec.recording {
+                    return;
+                }
                 let text = format!("error: {error}");
                 self.rec.trace.outcome.app_saw.push(tcpwave_trace::Note {
                     conn: format!("{name}: {tuple}"),
@@ -526,7 +562,7 @@ impl Sim {
         if !self.hosts[h].up {
             return Ok(());
         }
-        loop {
+        for _ in 0..FLUSH_MAX {
             let Some(n) = self.hosts[h]
                 .endpoint
                 .poll_transmit(self.now, &mut self.buf)

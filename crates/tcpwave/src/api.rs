@@ -43,19 +43,8 @@ impl Endpoint {
             None => self.isn.isn(&tuple, self.cfg.isn_time(self.now)),
         };
         let ts_offset = self.isn.ts_offset(tuple.local_addr, tuple.remote_addr);
-        let slot = self.conns.vacant_handle();
-        let mut ctx = crate::conn::Ctx {
-            now: self.now,
-            cfg: &self.cfg,
-            events: &mut self.events,
-            counters: &mut self.counters,
-            challenge: &mut self.challenge,
-            id: ConnId(slot),
-        };
-        let conn = Conn::connect(&mut ctx, tuple, iss, ts_offset, SocketOptions::default());
-        let h = self.conns.insert(conn);
-        debug_assert_eq!(h, slot);
-        self.demux.insert(tuple, h);
+        let h = self
+            .insert_conn(|ctx| Conn::connect(ctx, tuple, iss, ts_offset, SocketOptions::default()));
         self.after_change(h, State::Closed);
         Ok(ConnId(h))
     }

@@ -1,10 +1,12 @@
 //! `tcpwave scenario`: run a named scenario on the simulator and draw it.
 
 use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use tcpwave_sim::scenarios::{self, RunOptions};
 use tcpwave_trace::terminal::{self, TerminalOptions};
+use tcpwave_trace::{html, pcap, svg, Trace};
 
 #[derive(clap::Args)]
 pub struct ScenarioArgs {
@@ -28,6 +30,21 @@ pub struct ScenarioArgs {
     /// Show TCP options (MSS, window scale, SACK, timestamps) under each segment.
     #[arg(long)]
     options: bool,
+    /// Also write a self-contained SVG sequence diagram to FILE.
+    #[arg(long, value_name = "FILE")]
+    svg: Option<PathBuf>,
+    /// Also write a self-contained step-through HTML page to FILE.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
+    /// Also write a pcap capture (Wireshark, tshark) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pcap: Option<PathBuf>,
+    /// Where the capture is taken: a host's name, or `wire` for every segment sent.
+    #[arg(long, value_name = "HOST|wire", default_value = "wire")]
+    pcap_at: String,
+    /// Write each segment's window in the SVG and HTML labels.
+    #[arg(long)]
+    window: bool,
 }
 
 pub fn run(args: ScenarioArgs) -> anyhow::Result<u8> {
@@ -45,6 +62,7 @@ pub fn run(args: ScenarioArgs) -> anyhow::Result<u8> {
         settings: args.set.clone(),
     };
     let trace = scenarios::run(name, &opts)?;
+    write_files(&trace, &args)?;
     if args.json {
         let text = serde_json::to_string_pretty(&trace).context("serializing the trace")?;
         println!("{text}");
@@ -58,4 +76,33 @@ pub fn run(args: ScenarioArgs) -> anyhow::Result<u8> {
     };
     print!("{}", terminal::render(&trace, &view));
     Ok(0)
+}
+
+fn write_file(path: &Path, bytes: &[u8], what: &str) -> anyhow::Result<()> {
+    std::fs::write(path, bytes).with_context(|| {
+        format!(
+            "cannot write the {what} to {}: check the directory exists and is writable",
+            path.display()
+        )
+    })
+}
+
+/// The pictures and the capture asked for with --svg, --html and --pcap.
+fn write_files(trace: &Trace, args: &ScenarioArgs) -> anyhow::Result<()> {
+    let picture = svg::SvgOptions {
+        show_window: args.window,
+        ..svg::SvgOptions::default()
+    };
+    if let Some(path) = &args.svg {
+        write_file(path, svg::render(trace, &picture).as_bytes(), "SVG diagram")?;
+    }
+    if let Some(path) = &args.html {
+        write_file(path, html::render(trace, &picture).as_bytes(), "HTML page")?;
+    }
+    if let Some(path) = &args.pcap {
+        let at = pcap::CaptureAt::parse(&args.pcap_at);
+        let bytes = pcap::to_bytes(trace, &at).map_err(|e| anyhow::anyhow!("{e}"))?;
+        write_file(path, &bytes, "capture")?;
+    }
+    Ok(())
 }

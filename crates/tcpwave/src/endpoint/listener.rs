@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use super::slab::Handle;
-use super::{ConnId, Endpoint, ListenerId};
+use super::{Endpoint, ListenerId};
 use crate::conn::Conn;
 use crate::seq::SeqNumber;
 use crate::state::State;
@@ -76,19 +76,7 @@ impl Endpoint {
         let iss = iss.unwrap_or_else(|| self.isn.isn(&tuple, self.cfg.isn_time(self.now)));
         let ts_offset = self.isn.ts_offset(tuple.local_addr, tuple.remote_addr);
         let id = ListenerId(lh);
-        let slot = self.conns.vacant_handle();
-        let mut ctx = crate::conn::Ctx {
-            now: self.now,
-            cfg: &self.cfg,
-            events: &mut self.events,
-            counters: &mut self.counters,
-            challenge: &mut self.challenge,
-            id: ConnId(slot),
-        };
-        let conn = Conn::accept_syn(&mut ctx, tuple, iss, ts_offset, seg, id);
-        let h = self.conns.insert(conn);
-        debug_assert_eq!(h, slot, "slab handed out a different slot than announced");
-        self.demux.insert(tuple, h);
+        let h = self.insert_conn(|ctx| Conn::accept_syn(ctx, tuple, iss, ts_offset, seg, id));
         if let Some(listener) = self.listeners.get_mut(lh) {
             listener.syn_queue_len += 1;
         }

@@ -184,6 +184,28 @@ impl Endpoint {
         Some(f(conn, &mut ctx))
     }
 
+    /// Store a new connection built by `make`, which may already report events under
+    /// the handle the connection is about to get, and enter it in the demux map.
+    pub(crate) fn insert_conn(&mut self, make: impl FnOnce(&mut Ctx<'_>) -> Conn) -> Handle {
+        let slot = self.conns.vacant_handle();
+        let conn = {
+            let mut ctx = Ctx {
+                now: self.now,
+                cfg: &self.cfg,
+                events: &mut self.events,
+                counters: &mut self.counters,
+                challenge: &mut self.challenge,
+                id: ConnId(slot),
+            };
+            make(&mut ctx)
+        };
+        let tuple = conn.tuple;
+        let h = self.conns.insert(conn);
+        debug_assert_eq!(h, slot, "slab handed out a different slot than announced");
+        self.demux.insert(tuple, h);
+        h
+    }
+
     /// Parse an IPv4 packet and process the TCP segment in it. Malformed packets
     /// are counted (InErrs) and returned as errors; nothing else happens.
     pub fn handle_packet(&mut self, now: Instant, packet: &[u8]) -> Result<(), WireError> {

@@ -204,20 +204,6 @@ fn million_entries_cost_at_most_64_bytes_each() {
     );
 }
 
-/// Run with `--ignored`: about 650 MB and a few seconds.
-#[test]
-#[ignore = "10 million entries: slow and memory-hungry; run explicitly"]
-fn ten_million_entries_cost_at_most_64_bytes_each() {
-    let count: u32 = 10_000_000;
-    let mut table = TimeWaitTable::new(TW_LEN);
-    for n in 0..count {
-        table.insert(entry(n, Instant::from_micros(u64::from(n))));
-    }
-    let per_entry = table.memory_bytes() as f64 / f64::from(count);
-    eprintln!("TIME_WAIT table at 10M entries: {per_entry:.2} bytes/entry");
-    assert!(per_entry <= 64.0, "{per_entry:.2} bytes per entry");
-}
-
 #[test]
 fn presized_table_does_not_grow_its_index() {
     let mut table = TimeWaitTable::with_capacity_and_key(TW_LEN, 100_000, 0xfeed);
