@@ -40,15 +40,16 @@ impl Endpoint {
             && (seg.seq > entry.rcv_nxt || newer_ts)
         {
             // RFC 6191 / RFC 9293 §3.6.1: a SYN that cannot be an old duplicate opens a
-            // new incarnation; Linux seeds its ISS above the old SND.NXT.
-            self.time_wait.remove(&tuple);
-            self.time_wait_closed(tuple, Reason::TimeWaitReused);
-            let iss = entry.snd_nxt + 65_537u32;
-            match self.find_listener(tuple.local_addr, tuple.local_port) {
-                Some(lh) => self.listener_segment(lh, tuple, seg, Some(iss)),
-                None => self.closed_port_reply(tuple, seg, payload.len()),
+            // new incarnation; Linux seeds its ISS above the old SND.NXT. Without a
+            // listener (Linux tcp_v4_rcv, TCP_TW_SYN) it falls through to the ACK below
+            // and the entry stays: RFC 9293 §3.10.7.4 answers a SYN in TIME-WAIT so.
+            if let Some(lh) = self.find_listener(tuple.local_addr, tuple.local_port) {
+                self.time_wait.remove(&tuple);
+                self.time_wait_closed(tuple, Reason::TimeWaitReused);
+                let iss = entry.snd_nxt + 65_537u32;
+                self.listener_segment(lh, tuple, seg, Some(iss));
+                return;
             }
-            return;
         }
         if paws_reject {
             self.counters.PAWSEstab += 1;
