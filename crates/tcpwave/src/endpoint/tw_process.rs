@@ -28,6 +28,16 @@ impl Endpoint {
                 self.time_wait.remove(&tuple);
                 self.counters.TWKilled += 1;
                 self.time_wait_closed(tuple, Reason::RcvRst);
+            } else {
+                // Linux: an in-window bare ACK reschedules TIME_WAIT (inet_twsk_reschedule)
+                // and refreshes TS.Recent; it is not answered.
+                if let (Some(v), true) = (tsval, entry.timestamps()) {
+                    if let Some(mut e) = self.time_wait.get_mut(&tuple) {
+                        e.ts_recent = v;
+                        e.ts_recent_stamp_secs = (self.now.total_micros() / 1_000_000) as u32;
+                    }
+                }
+                self.restart_time_wait(tuple);
             }
             return;
         }
@@ -59,11 +69,16 @@ impl Endpoint {
         }
         if paws_reject || flags.ack() {
             // A retransmitted FIN means our ACK was lost: 2·MSL starts over.
-            self.time_wait.restart(&tuple, self.now);
-            let expiry = self.now + self.cfg.time_wait_len();
-            self.events
-                .push_back(Event::TimeWaitRestarted { tuple, expiry });
+            self.restart_time_wait(tuple);
         }
         self.queue_time_wait_ack(&entry);
+    }
+
+    /// 2·MSL starts over for a TIME_WAIT entry.
+    fn restart_time_wait(&mut self, tuple: FourTuple) {
+        self.time_wait.restart(&tuple, self.now);
+        let expiry = self.now + self.cfg.time_wait_len();
+        self.events
+            .push_back(Event::TimeWaitRestarted { tuple, expiry });
     }
 }
