@@ -32,7 +32,12 @@ impl SendBuffer {
     pub fn push(&mut self, data: &[u8]) -> usize {
         let n = data.len().min(self.free());
         if n > 0 && self.bytes.capacity() == 0 {
-            self.bytes.reserve_exact(self.capacity);
+            // Storage on demand, as for the receive ring: a 4-byte request allocates 64 bytes,
+            // not a whole `tcp_wmem` (16 KiB, which went through malloc's slow bins and
+            // `malloc_consolidate` twice per short connection). Later pushes grow it by
+            // doubling, never past `capacity` bytes of data.
+            let first = n.next_power_of_two().max(MIN_RING_BYTES).min(self.capacity);
+            self.bytes.reserve_exact(first);
         }
         self.bytes.extend(&data[..n]);
         n
