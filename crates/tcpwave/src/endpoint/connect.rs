@@ -51,27 +51,40 @@ impl Endpoint {
         remote: SocketAddrV4,
     ) -> Result<(FourTuple, Option<TimeWaitEntry>), Error> {
         let tuple_for = |port| FourTuple::new(SocketAddrV4::new(local_addr, port), remote);
+        // The verdict on the port finally taken: only a reusable TIME_WAIT tuple needs the
+        // table touched again (a second SipHash and probe per connect otherwise).
+        let mut verdict = PortCheck::Free;
         let port = if local_port != 0 {
             let tuple = tuple_for(local_port);
             let in_use = self.demux.contains_key(&tuple);
-            match check(&self.time_wait, &self.cfg, self.now, in_use, &tuple) {
+            verdict = check(&self.time_wait, &self.cfg, self.now, in_use, &tuple);
+            match verdict {
                 PortCheck::InUse => return Err(Error::AddrNotAvailable),
                 _ => local_port,
             }
         } else {
             let (demux, tw, cfg, now) = (&self.demux, &self.time_wait, &self.cfg, self.now);
             let listen_map = &self.listen_map;
+            let verdict = &mut verdict;
             self.ports
                 .allocate(local_addr, *remote.ip(), remote.port(), |port| {
                     let tuple = tuple_for(port);
                     let bound = listen_map.contains_key(&(local_addr, port))
                         || listen_map.contains_key(&(Ipv4Addr::UNSPECIFIED, port));
-                    check(tw, cfg, now, bound || demux.contains_key(&tuple), &tuple)
+                    *verdict = check(tw, cfg, now, bound || demux.contains_key(&tuple), &tuple);
+                    *verdict
                 })
                 .ok_or(Error::AddrNotAvailable)?
         };
         let tuple = tuple_for(port);
-        let reused = self.time_wait.remove(&tuple);
+        let reused = match verdict {
+            PortCheck::TimeWaitReusable => self.time_wait.remove(&tuple),
+            _ => None,
+        };
+        debug_assert!(
+            reused.is_some() || self.time_wait.get(&tuple).is_none(),
+            "a free port's tuple has no TIME_WAIT entry"
+        );
         if reused.is_some() {
             self.counters.TWRecycled += 1;
             self.time_wait_closed(tuple, Reason::TimeWaitReused);
