@@ -170,13 +170,14 @@ impl TimeWaitTable {
     /// # Panics
     /// If the table would exceed 2^32 - 2 slots.
     pub fn insert(&mut self, mut entry: TimeWaitEntry) -> Option<TimeWaitEntry> {
-        let replaced = self.remove(&entry.tuple);
+        // One SipHash serves both the removal of a same-tuple entry and the insertion.
+        let hash = hash_tuple(&self.hasher, &entry.tuple);
+        let replaced = self.remove_hashed(hash, &entry.tuple);
         if self.tail != NIL {
             let latest = slot(&self.chunks, self.tail).entry.expiry;
             debug_assert!(entry.expiry >= latest, "TIME_WAIT expiry out of order");
             entry.expiry = entry.expiry.max(latest);
         }
-        let hash = hash_tuple(&self.hasher, &entry.tuple);
         let index = self.allocate_slot(entry);
         self.link_tail(index);
         let (chunks, hasher) = (&self.chunks, &self.hasher);
@@ -233,6 +234,11 @@ impl TimeWaitTable {
     /// accepted). O(1).
     pub fn remove(&mut self, tuple: &FourTuple) -> Option<TimeWaitEntry> {
         let hash = hash_tuple(&self.hasher, tuple);
+        self.remove_hashed(hash, tuple)
+    }
+
+    /// `remove` with the tuple's hash already computed.
+    fn remove_hashed(&mut self, hash: u64, tuple: &FourTuple) -> Option<TimeWaitEntry> {
         let chunks = &self.chunks;
         let found = self
             .index
