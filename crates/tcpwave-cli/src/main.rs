@@ -24,6 +24,12 @@ enum Command {
     Doctor(cmd::doctor::DoctorArgs),
     /// Capacity arithmetic for short connections: ports, TIME_WAIT, sustainable rate.
     Plan(cmd::plan::PlanArgs),
+    /// Serve HTTP/1.1, echo or discard with the engine on a TUN device.
+    Serve(cmd::serve::ServeArgs),
+    /// Connect with the engine on a TUN device to HOST:PORT.
+    Connect(cmd::connect::ConnectArgs),
+    /// Run a scenario against the real Linux kernel in a private network namespace (root).
+    Live(cmd::live::LiveArgs),
 }
 
 fn main() -> ExitCode {
@@ -32,6 +38,9 @@ fn main() -> ExitCode {
         Command::Scenario(args) => cmd::scenario::run(args),
         Command::Doctor(args) => cmd::doctor::run(args),
         Command::Plan(args) => cmd::plan::run(args),
+        Command::Serve(args) => cmd::serve::run(args),
+        Command::Connect(args) => cmd::connect::run(args),
+        Command::Live(args) => cmd::live::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

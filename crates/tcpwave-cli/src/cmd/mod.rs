@@ -1,5 +1,8 @@
 //! One file per subcommand.
 
+pub mod connect;
 pub mod doctor;
+pub mod live;
 pub mod plan;
 pub mod scenario;
+pub mod serve;
