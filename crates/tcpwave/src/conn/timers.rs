@@ -96,7 +96,9 @@ impl Conn {
             .retrans_stamp
             .get_or_insert(ctx.now - self.rtt.current(ctx.cfg));
         let elapsed = ctx.now.saturating_since(first_send);
-        if self.retransmission_exhausted(ctx, elapsed) {
+        // Linux `retransmits_timed_out`: never on the first expiry ("if
+        // (!icsk->icsk_retransmits) return false"), so at least one retransmission goes out.
+        if self.retransmits > 0 && self.retransmission_exhausted(ctx, elapsed) {
             ctx.counters.TCPAbortOnTimeout += 1;
             self.fail(ctx, Error::TimedOut, Reason::RetransmitTimeout);
             return;
@@ -110,7 +112,19 @@ impl Conn {
         self.rtx_next = Some(self.snd_una);
         self.rtx_one_segment = false;
         self.rtt_sample = None;
-        self.set_timer(TimerKind::Retransmit, ctx.now + self.rtt.current(ctx.cfg));
+        let mut rto = self.rtt.current(ctx.cfg);
+        if let Some(user_timeout) = self.opts.user_timeout {
+            // Linux `tcp_clamp_rto_to_user_timeout` (RFC 5482 §4.2: the user timeout
+            // bounds how long data may stay unacknowledged): the next expiry is no later
+            // than the moment TCP_USER_TIMEOUT runs out, so the abort comes on time.
+            let remaining = Duration::from_micros(
+                user_timeout
+                    .total_micros()
+                    .saturating_sub(elapsed.total_micros()),
+            );
+            rto = rto.min(remaining.max(Duration::from_millis(1)));
+        }
+        self.set_timer(TimerKind::Retransmit, ctx.now + rto);
     }
 
     /// Linux `retransmits_timed_out`: `tcp_retries2` (or `tcp_orphan_retries` for an
@@ -178,8 +192,13 @@ impl Conn {
             self.set_timer(TimerKind::Keepalive, self.last_received + idle);
             return;
         }
-        let user_timeout_hit = matches!(self.opts.user_timeout, Some(t) if silent >= t && self.keepalive_probes_sent > 0);
-        if self.keepalive_probes_sent >= max_probes || user_timeout_hit {
+        // Linux `tcp_keepalive_timer`: with TCP_USER_TIMEOUT set, it alone decides (once
+        // a probe went unanswered) and the probe count no longer applies.
+        let gave_up = match self.opts.user_timeout {
+            Some(user_timeout) => silent >= user_timeout && self.keepalive_probes_sent > 0,
+            None => self.keepalive_probes_sent >= max_probes,
+        };
+        if gave_up {
             ctx.counters.TCPAbortOnTimeout += 1;
             self.rst_pending = true;
             ctx.counters.OutRsts += 1;
