@@ -31,7 +31,7 @@ const LOST_ROW_PX: f64 = 30.0;
 /// Top of the timelines.
 pub const TOP_PX: f64 = 104.0;
 /// Room left of the first timeline (time axis, notes, brackets) and right of the last.
-pub const SIDE_PX: f64 = 250.0;
+pub const SIDE_PX: f64 = 268.0;
 /// The time axis labels end here.
 pub const AXIS_PX: f64 = 62.0;
 

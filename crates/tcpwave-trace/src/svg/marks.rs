@@ -87,7 +87,7 @@ pub fn states(doc: &mut Doc, scene: &Scene, boxes: &[StateBox]) {
 }
 
 /// Notes longer than this are cut (the tooltip and the HTML table have them whole).
-const NOTE_CHARS_MAX: usize = 30;
+const NOTE_CHARS_MAX: usize = 28;
 
 /// `text` cut to `max` characters, with an ellipsis when cut.
 pub fn shorten(text: &str, max: usize) -> String {
