@@ -74,6 +74,9 @@ impl AppCtx<'_> {
 
     /// Record something the application saw (also listed in the outcome).
     pub fn saw(&mut self, conn: Option<ConnId>, text: &str) {
+        if !self.rec.recording {
+            return;
+        }
         let name = conn.map(|c| self.name(c)).unwrap_or_default();
         self.rec.trace.outcome.app_saw.push(tcpwave_trace::Note {
             conn: format!("{}: {}", self.host, name),

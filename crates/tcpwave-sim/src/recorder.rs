@@ -2,7 +2,7 @@
 //! (relative sequence numbers as Wireshark computes them), state changes from the
 //! engine's events, application calls, and connection-block snapshots.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use tcpwave::wire::{self, TcpRepr};
 use tcpwave::{ConnInfo, FourTuple, Instant};
@@ -19,7 +19,12 @@ pub struct Recorder {
     next_id: u64,
     /// (host index, tuple) of every connection seen, in order of appearance.
     pub tracked: Vec<(usize, FourTuple)>,
+    /// The same, for O(1) lookups (large runs see tens of thousands of connections).
+    tracked_set: HashSet<(usize, FourTuple)>,
     pub snapshots_enabled: bool,
+    /// Record events at all. Large runs turn it off outside the moments worth
+    /// showing (`Sim::set_recording`); figures and counters are kept either way.
+    pub recording: bool,
 }
 
 /// tcpdump's words for the options.
@@ -53,6 +58,7 @@ impl Recorder {
     pub fn new(scenario: &str, description: &str, seed: u64) -> Recorder {
         let mut r = Recorder {
             snapshots_enabled: true,
+            recording: true,
             ..Recorder::default()
         };
         r.trace.scenario = scenario.to_string();
@@ -63,10 +69,20 @@ impl Recorder {
 
     /// Turn raw packet bytes into a trace segment (None if they do not parse).
     pub fn segment(&mut self, packet: &[u8]) -> Option<Segment> {
+        self.segment_learning(packet, true)
+    }
+
+    /// `segment` for a forged packet: a forged SYN must not become the reference for
+    /// the relative sequence numbers of the connection it pretends to belong to.
+    pub fn segment_forged(&mut self, packet: &[u8]) -> Option<Segment> {
+        self.segment_learning(packet, false)
+    }
+
+    fn segment_learning(&mut self, packet: &[u8], learn_isn: bool) -> Option<Segment> {
         let (ip, tcp, payload) = wire::parse_ipv4_tcp(packet).ok()?;
         let src = format!("{}:{}", ip.src, tcp.src_port);
         let dst = format!("{}:{}", ip.dst, tcp.dst_port);
-        if tcp.flags.syn() {
+        if tcp.flags.syn() && learn_isn {
             self.isn.insert((src.clone(), dst.clone()), tcp.seq.0);
         }
         let own = self
@@ -92,13 +108,20 @@ impl Recorder {
             rel_ack,
             len: payload.len() as u32,
             win: tcp.window,
-            options: options_text(&tcp),
+            options: if self.recording {
+                options_text(&tcp)
+            } else {
+                String::new()
+            },
             reason: None,
             packet: packet.to_vec(),
         })
     }
 
     pub fn push(&mut self, now: Instant, host: &str, body: Body) {
+        if !self.recording {
+            return;
+        }
         self.trace.events.push(TraceEvent {
             t_us: now.total_micros(),
             host: host.to_string(),
@@ -120,7 +143,7 @@ impl Recorder {
 
     /// Remember a connection for snapshots and final states.
     pub fn track(&mut self, host: usize, tuple: FourTuple) {
-        if !self.tracked.contains(&(host, tuple)) {
+        if self.recording && self.tracked_set.insert((host, tuple)) {
             self.tracked.push((host, tuple));
             if self.tracked.len() > SNAPSHOT_CONN_LIMIT {
                 self.snapshots_enabled = false;
