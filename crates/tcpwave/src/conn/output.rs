@@ -381,8 +381,18 @@ impl Conn {
             self.rcv_adv = self.rcv_nxt + field;
             return field as u16;
         }
-        let field = (wnd >> self.rcv_wscale).min(65535);
-        self.rcv_adv = self.rcv_nxt + (field << self.rcv_wscale);
+        // With scaling the field is truncated: free space is rounded down, but an edge
+        // already promised is rounded up, or truncation would move it left (RFC 9293
+        // §3.8.6.2.2; Linux tcp_select_window: ALIGN(cur_win, 1 << rcv_wscale)).
+        let scale = self.rcv_wscale;
+        let free_field = (self.recv.window() as u32) >> scale;
+        let promised = if self.rcv_adv > self.rcv_nxt {
+            (self.rcv_adv - self.rcv_nxt) as u32
+        } else {
+            0
+        };
+        let field = free_field.max(promised.div_ceil(1u32 << scale)).min(65535);
+        self.rcv_adv = self.rcv_nxt + (field << scale);
         field as u16
     }
 }
