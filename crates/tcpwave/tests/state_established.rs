@@ -240,6 +240,21 @@ fn reading_a_little_does_not_announce_a_silly_window() {
     recv_nothing!(t);
 }
 
+#[test]
+fn a_scaled_window_never_moves_its_right_edge_left() {
+    // RFC 9293 §3.8.6.2.2: the receiver should not shrink the window. With scale 7 the
+    // field counts 128-byte units: truncating the free space would pull the edge back.
+    let mut t = established(config_linux());
+    let (a, p) = seqs(&t);
+    send!(t, data(p, a, &bytes(4)));
+    // 131068 free bytes: 1023 units (the edge at p + 4 + 130944).
+    recv!(t, ack(a, p + 4u32).win(1023));
+    send!(t, data(p + 4u32, a, &bytes(125)));
+    // 130943 free bytes would truncate to 1022 units, 4 bytes left of the edge promised;
+    // the promised 130819 bytes round up to 1023 units instead.
+    recv!(t, ack(a, p + 129u32).win(1023));
+}
+
 // =======================================================================================
 // ESTABLISHED: sending data (Nagle, windows, MSS)
 // =======================================================================================
