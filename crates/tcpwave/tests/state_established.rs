@@ -51,11 +51,11 @@ fn after_sixteen_quick_acks_a_lone_segment_is_acknowledged_after_40_ms() {
     // Linux quick-ACK mode: the first 16 segments are acknowledged one by one.
     for _ in 0..16 {
         send!(t, data(p, a, b"x"));
-        p = p + 1u32;
+        p += 1u32;
         recv!(t, ack(a, p));
     }
     send!(t, data(p, a, b"y"));
-    p = p + 1u32;
+    p += 1u32;
     // RFC 1122 §4.2.3.2 / Linux TCP_DELACK_MIN: the ACK waits 40 ms for company.
     let sent = t.now;
     t.quiet_until(sent + Duration::from_millis(40));
@@ -69,7 +69,7 @@ fn a_second_full_sized_segment_is_acknowledged_at_once() {
     let (a, mut p) = seqs(&t);
     for _ in 0..16 {
         send!(t, data(p, a, b"x"));
-        p = p + 1u32;
+        p += 1u32;
         recv!(t, ack(a, p));
     }
     let full = bytes(1460);
@@ -88,11 +88,11 @@ fn data_sent_by_us_carries_the_delayed_ack() {
     let (a, mut p) = seqs(&t);
     for _ in 0..16 {
         send!(t, data(p, a, b"x"));
-        p = p + 1u32;
+        p += 1u32;
         recv!(t, ack(a, p));
     }
     send!(t, data(p, a, b"question"));
-    p = p + 8u32;
+    p += 8u32;
     recv_nothing!(t);
     // The answer piggybacks the acknowledgment; no separate ACK follows at 40 ms.
     t.write(b"answer");

@@ -40,7 +40,7 @@ fn unacknowledged_data_is_retransmitted_with_a_doubling_timeout() {
     let mut at = t.now;
     for backoff in 0..6 {
         // RFC 6298 (5.5): "back off the timer" by two at each expiry.
-        at = at + ms(RTO << backoff);
+        at += ms(RTO << backoff);
         t.quiet_until(at);
         recv!(t, data(a, p, b"data"));
         recv_nothing!(t);
@@ -244,7 +244,7 @@ fn zero_window_is_probed_with_backoff_and_data_flows_when_it_opens() {
     // doubling: 200, 400, 800 ms apart.
     let mut at = t.now;
     for backoff in 0..3 {
-        at = at + ms(RTO << backoff);
+        at += ms(RTO << backoff);
         t.quiet_until(at);
         recv!(t, ack(a + 2u32, p));
         recv_nothing!(t);
@@ -274,7 +274,7 @@ fn answered_zero_window_probes_keep_the_connection_for_ever() {
     t.write(b"def");
     let mut at = t.now;
     for probe in 0..25u32 {
-        at = at + ms(RTO << probe.min(20)).min(Duration::from_secs(120));
+        at += ms(RTO << probe.min(20)).min(Duration::from_secs(120));
         t.quiet_until(at);
         recv!(t, ack(a + 2u32, p));
         send!(t, ack(p, a + 3u32).win(0));

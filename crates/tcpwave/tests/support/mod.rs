@@ -456,8 +456,8 @@ impl T {
             && got.seq == expected.seq
             && got.ack == expected.ack
             && got.payload == expected.payload
-            && expected.window.map_or(true, |w| Some(w) == got.window)
-            && expected.options.map_or(true, |o| Some(o) == got.options);
+            && (expected.window.is_none() || expected.window == got.window)
+            && (expected.options.is_none() || expected.options == got.options);
         assert!(
             same,
             "at {:?}: wrong segment\n expected {expected:?}\n      got {got:?}",
