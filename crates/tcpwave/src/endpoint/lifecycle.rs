@@ -42,6 +42,7 @@ impl Endpoint {
                     (conn.tuple, conn.rst_pending, conn.orphaned, conn.listener);
                 if self.demux.get(&tuple) == Some(&h) {
                     self.demux.remove(&tuple);
+                    self.port_use.release(self.cfg.ip_local_port_range, &tuple);
                 }
                 if !rst_pending && (orphaned || (child.is_some() && before == State::SynReceived)) {
                     self.free(h);
@@ -137,7 +138,7 @@ impl Endpoint {
         conn.state = State::Closed;
         conn.timers = Default::default();
         conn.ack_now = false;
-        self.demux.remove(&tuple);
+        let was_live = self.demux.remove(&tuple).is_some();
         if send_ack {
             self.queue_time_wait_ack(&entry);
         }
@@ -150,6 +151,9 @@ impl Endpoint {
         } else {
             false
         };
+        if skip && was_live {
+            self.port_use.release(self.cfg.ip_local_port_range, &tuple);
+        }
         if skip {
             self.events.push_back(Event::StateChanged {
                 conn: None,
@@ -197,6 +201,8 @@ impl Endpoint {
     /// Expire TIME_WAIT entries whose 2·MSL has passed.
     pub(crate) fn expire_time_wait(&mut self, now: Instant) {
         while let Some(entry) = self.time_wait.pop_expired(now) {
+            self.port_use
+                .release(self.cfg.ip_local_port_range, &entry.tuple);
             self.counters.TW += 1;
             self.time_wait_closed(entry.tuple, Reason::TimeWaitExpired);
         }
@@ -220,6 +226,8 @@ impl Endpoint {
             }
             if self.demux.get(&conn.tuple) == Some(&h) {
                 self.demux.remove(&conn.tuple);
+                self.port_use
+                    .release(self.cfg.ip_local_port_range, &conn.tuple);
             }
             if let Some(lid) = conn.listener {
                 self.forget_child(lid, h);
@@ -271,6 +279,17 @@ impl Endpoint {
                 "{tuple} is both a live connection and a TIME_WAIT entry"
             );
         }
+        let recount = super::connect::PortUse::recount(
+            self.cfg.ip_local_port_range,
+            self.demux
+                .keys()
+                .chain(self.time_wait.iter().map(|e| &e.tuple)),
+        );
+        assert_eq!(
+            &recount,
+            self.port_use.counts(),
+            "ephemeral ports counted per destination differ from the live connections and TIME_WAIT entries"
+        );
         for (lh, listener) in self.listeners.iter() {
             let lid = ListenerId(lh);
             let half_open = self

@@ -77,6 +77,7 @@ impl Endpoint {
         let ts_offset = self.isn.ts_offset(tuple.local_addr, tuple.remote_addr);
         let id = ListenerId(lh);
         let h = self.insert_conn(|ctx| Conn::accept_syn(ctx, tuple, iss, ts_offset, seg, id));
+        self.port_use.occupy(self.cfg.ip_local_port_range, &tuple);
         if let Some(listener) = self.listeners.get_mut(lh) {
             listener.syn_queue_len += 1;
         }

@@ -101,6 +101,8 @@ pub struct Endpoint {
     pub(crate) counters: Counters,
     pub(crate) challenge: ChallengeBudget,
     pub(crate) ip_ident: u16,
+    /// Ephemeral ports taken per destination (a shortcut for `connect`'s port scan).
+    pub(crate) port_use: connect::PortUse,
 }
 
 impl Endpoint {
@@ -124,6 +126,7 @@ impl Endpoint {
             counters: Counters::default(),
             challenge: ChallengeBudget::default(),
             ip_ident: 0,
+            port_use: connect::PortUse::default(),
         }
     }
 

@@ -26,6 +26,7 @@ impl Endpoint {
                     return;
                 }
                 self.time_wait.remove(&tuple);
+                self.port_use.release(self.cfg.ip_local_port_range, &tuple);
                 self.counters.TWKilled += 1;
                 self.time_wait_closed(tuple, Reason::RcvRst);
             } else {
@@ -55,6 +56,7 @@ impl Endpoint {
             // and the entry stays: RFC 9293 §3.10.7.4 answers a SYN in TIME-WAIT so.
             if let Some(lh) = self.find_listener(tuple.local_addr, tuple.local_port) {
                 self.time_wait.remove(&tuple);
+                self.port_use.release(self.cfg.ip_local_port_range, &tuple);
                 self.time_wait_closed(tuple, Reason::TimeWaitReused);
                 let iss = entry.snd_nxt + 65_537u32;
                 self.listener_segment(lh, tuple, seg, Some(iss));
