@@ -660,6 +660,17 @@ fn old_ack_within_the_window_is_harmless_and_its_data_taken() {
 }
 
 #[test]
+fn retransmitted_syn_ack_after_our_lost_ack_is_acknowledged_again() {
+    // Our handshake ACK was lost: the peer's SYN-ACK comes again. It lies before
+    // RCV.NXT and carries SYN, so it draws a (challenge) ACK that completes the peer.
+    let mut t = established_active(config());
+    let (a, p) = seqs(&t);
+    send!(t, syn_ack(PEER_ISS, a).opts(mss_only(1460)));
+    recv!(t, ack(a, p));
+    assert_eq!(t.state(), Some(State::Established));
+}
+
+#[test]
 fn segment_without_ack_is_dropped() {
     // RFC 9293 §3.10.7.4 fifth: "if the ACK bit is off, drop the segment and return".
     let mut t = established(config());

@@ -19,7 +19,11 @@ fn tw_seqs(t: &T) -> (SeqNumber, SeqNumber) {
 
 /// TIME-WAIT on the active opener (the client closed first).
 fn time_wait_active(cfg: Config) -> T {
-    let mut t = established_active(cfg);
+    close_active(established_active(cfg))
+}
+
+/// The active opener closes first and ends in TIME-WAIT.
+fn close_active(mut t: T) -> T {
     let (a, p) = (t.iss + 1u32, PEER_ISS + 1u32);
     t.close();
     recv!(t, fin(a, p));
@@ -347,6 +351,24 @@ fn connect_reuses_a_time_wait_tuple_with_tcp_tw_reuse_and_timestamps() {
             (State::Closed, State::SynSent, Reason::AppConnect),
         ]
     );
+}
+
+#[test]
+fn tcp_tw_reuse_2_reuses_loopback_tuples() {
+    // The Linux default: reuse for loopback only, with timestamps, after 1 s.
+    let ours = SocketAddrV4::new(Ipv4Addr::new(127, 0, 0, 1), CLIENT_PORT);
+    let peer = SocketAddrV4::new(Ipv4Addr::new(127, 0, 0, 1), SERVER_PORT);
+    let mut t = close_active(established_from(syn_sent_between(
+        config_linux(),
+        ours,
+        peer,
+    )));
+    assert_eq!(t.cfg().tcp_tw_reuse, 2);
+    t.advance(secs(1));
+    let c = t.ep.connect(t.now, t.ours, t.peer).expect("loopback reuse");
+    assert_eq!(t.ep.state(c), Some(State::SynSent));
+    assert_eq!(t.recv_any().seq, t.iss + 2u32 + 65_537u32);
+    assert_eq!(t.ep.counters().TWRecycled, 1);
 }
 
 #[test]

@@ -339,7 +339,8 @@ impl T {
 
     /// Our timestamp clock now (RFC 7323 §5.4: milliseconds plus a per-pair offset).
     pub fn our_clock(&self) -> u32 {
-        let offset = IsnGenerator::new(self.cfg().isn_secret).ts_offset(OUR_ADDR, PEER_ADDR);
+        let offset =
+            IsnGenerator::new(self.cfg().isn_secret).ts_offset(*self.ours.ip(), *self.peer.ip());
         (self.now.total_millis() as u32).wrapping_add(offset)
     }
 
@@ -761,9 +762,18 @@ pub fn established(cfg: Config) -> T {
 
 /// SYN-SENT: connect() from our port 40000 to the peer's port 80; our SYN out.
 pub fn syn_sent(cfg: Config) -> T {
+    syn_sent_between(
+        cfg,
+        SocketAddrV4::new(OUR_ADDR, CLIENT_PORT),
+        SocketAddrV4::new(PEER_ADDR, SERVER_PORT),
+    )
+}
+
+/// SYN-SENT from `ours` to `peer` (e.g. on loopback).
+pub fn syn_sent_between(cfg: Config, ours: SocketAddrV4, peer: SocketAddrV4) -> T {
     let mut t = T::new(cfg);
-    t.ours = SocketAddrV4::new(OUR_ADDR, CLIENT_PORT);
-    t.peer = SocketAddrV4::new(PEER_ADDR, SERVER_PORT);
+    t.ours = ours;
+    t.peer = peer;
     t.iss = t.expected_iss();
     let c = t.ep.connect(t.now, t.ours, t.peer).expect("connect");
     t.conn = Some(c);
@@ -802,7 +812,11 @@ pub fn peer_syn_ack_options(t: &T) -> TcpOptions {
 
 /// ESTABLISHED (active open): SYN-SENT, the peer's SYN-ACK in, our ACK out.
 pub fn established_active(cfg: Config) -> T {
-    let mut t = syn_sent(cfg);
+    established_from(syn_sent(cfg))
+}
+
+/// ESTABLISHED from a SYN-SENT fixture: the peer's SYN-ACK in, our ACK out.
+pub fn established_from(mut t: T) -> T {
     let cfg = t.cfg().clone();
     let syn_ack_seg = syn_ack(PEER_ISS, t.iss + 1u32)
         .win(PEER_WINDOW)
