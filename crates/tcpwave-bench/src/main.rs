@@ -123,7 +123,7 @@ fn dispatch(
                     let mut net = sm::Net::new(sm::Lo::shipped());
                     net.lifecycles(1000);
                     measured_smoltcp(&mut net, count);
-                    serde_json::json!({"engine": engine, "lifecycles": count, "polls": net.polls})
+                    serde_json::json!({"engine": engine, "lifecycles": count, "polls": net.polls, "packets": net.device.packets})
                 }
                 other => return Err(format!("callgrind: unknown engine {other:?}\n{USAGE}")),
             }

@@ -55,15 +55,17 @@ fn child(exe: &Path, args: &[String]) -> Value {
         .unwrap_or_else(|e| panic!("could not run {} {args:?}: {e}", exe.display()));
     let stdout = String::from_utf8_lossy(&output.stdout);
     if !output.status.success() {
-        panic!(
-            "{} {args:?} failed ({}):\n{stdout}\n{}",
-            exe.display(),
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
+        // Keep going: one failed case must not throw away the others' figures.
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        eprintln!(
+            "tcpwave-bench: {args:?} failed ({}):\n{stdout}\n{stderr}",
+            output.status
         );
+        return json!({"error": format!("{args:?} failed ({})", output.status)});
     }
     let last = stdout.lines().last().unwrap_or("");
-    serde_json::from_str(last).unwrap_or_else(|e| panic!("bad output of {args:?}: {e}: {last}"))
+    serde_json::from_str(last)
+        .unwrap_or_else(|e| json!({"error": format!("bad output of {args:?}: {e}: {last}")}))
 }
 
 fn args(list: &[&str], budget: Budget) -> Vec<String> {
@@ -429,6 +431,20 @@ pub fn table(results: &Value, parked: &[u64]) -> String {
         thousands(t["handle_timeout_calls"].as_f64().unwrap_or(0.0)),
         thousands(t["packets"].as_f64().unwrap_or(0.0)),
     ));
+    let mut failures = Vec::new();
+    for section in ["lifecycles", "time_wait", "idle", "bulk"] {
+        for r in results[section].as_array().into_iter().flatten() {
+            if let Some(e) = r["error"].as_str() {
+                failures.push(e.to_string());
+            }
+        }
+    }
+    if let Some(e) = results["timers"]["error"].as_str() {
+        failures.push(e.to_string());
+    }
+    for e in &failures {
+        out.push_str(&format!("FAILED: {e}\n"));
+    }
     out.push_str("Targets (issue 7):\n");
     for line in targets {
         out.push_str(&format!("  {line}\n"));

@@ -32,6 +32,8 @@ pub struct Lo {
     inner: Loopback,
     mtu: usize,
     checksums: bool,
+    /// Packets delivered so far.
+    pub packets: u64,
 }
 
 impl Lo {
@@ -45,6 +47,7 @@ impl Lo {
             inner: Loopback::new(Medium::Ip),
             mtu,
             checksums,
+            packets: 0,
         }
     }
 }
@@ -54,7 +57,9 @@ impl Device for Lo {
     type TxToken<'a> = <Loopback as Device>::TxToken<'a>;
 
     fn receive(&mut self, timestamp: Instant) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)> {
-        self.inner.receive(timestamp)
+        let tokens = self.inner.receive(timestamp);
+        self.packets += u64::from(tokens.is_some());
+        tokens
     }
 
     fn transmit(&mut self, timestamp: Instant) -> Option<Self::TxToken<'_>> {

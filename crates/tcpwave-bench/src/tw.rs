@@ -21,7 +21,9 @@ pub const BULK_PORT: u16 = 82;
 /// so the client's TIME_WAIT table holds 600,000 live entries once 60 s have passed.
 pub const LIFECYCLE_GAP: Duration = Duration::from_micros(100);
 /// Client addresses the lifecycles rotate over (127.1.0.0/24): 256 × 64,512 ephemeral
-/// ports, far more 4-tuples than TIME_WAIT ever holds at once.
+/// ports, far more 4-tuples than TIME_WAIT ever holds at once (2,344 per address in steady
+/// state). Linux's port search (which tcpwave follows) tries the ports of one parity first,
+/// so an address should stay well under half of its range in use.
 pub const LIFECYCLE_CLIENTS: u32 = 256;
 /// Client addresses of the parked connections (127.2.0.0/26).
 pub const PARK_CLIENTS: u32 = 64;
@@ -64,6 +66,8 @@ pub struct Pair {
     pub keep_parked_ids: bool,
     /// Virtual time between two lifecycles.
     pub gap: Duration,
+    /// Client addresses the lifecycles rotate over (from 127.1.0.0).
+    pub clients: u32,
     /// Packets carried, both directions.
     pub packets: u64,
     /// Events drained, both endpoints.
@@ -96,6 +100,7 @@ impl Pair {
             parked: Vec::new(),
             keep_parked_ids: true,
             gap: LIFECYCLE_GAP,
+            clients: LIFECYCLE_CLIENTS,
             packets: 0,
             events: 0,
         }
@@ -186,7 +191,7 @@ impl Pair {
         self.lifecycles_started += 1;
         let client_ip = addr_plus(
             Ipv4Addr::new(127, 1, 0, 0),
-            (index % u64::from(LIFECYCLE_CLIENTS)) as u32,
+            (index % u64::from(self.clients)) as u32,
         );
         let now = self.now;
         let c = self
@@ -320,10 +325,11 @@ pub fn bulk(mss: u16, buffer_bytes: u32, total_bytes: u64) -> BulkResult {
         let mut progress = false;
         while sent < total_bytes {
             let want = (total_bytes - sent).min(app_out.len() as u64) as usize;
-            let n = pair
-                .client
-                .send(pair.now, c, &app_out[..want])
-                .expect("send");
+            let n = match pair.client.send(pair.now, c, &app_out[..want]) {
+                Ok(n) => n,
+                Err(tcpwave::Error::WouldBlock) => 0,
+                Err(e) => panic!("bulk send: {e}"),
+            };
             if n == 0 {
                 break;
             }
