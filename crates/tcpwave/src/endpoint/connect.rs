@@ -12,19 +12,26 @@ use super::Endpoint;
 use crate::config::Config;
 use crate::error::Error;
 use crate::event::Reason;
-use crate::time::Instant;
+use crate::time::{Duration, Instant};
 use crate::tuple::FourTuple;
 
-/// Linux `tcp_twsk_unique`: reuse needs a recorded timestamp at least one second old,
-/// and `tcp_tw_reuse` 1 (any destination) or 2 (loopback only).
-fn reusable(cfg: &Config, entry: &TimeWaitEntry, now: Instant) -> bool {
-    let allowed = match cfg.tcp_tw_reuse {
-        1 => true,
-        2 => Endpoint::is_loopback_pair(entry.tuple.local_addr, entry.tuple.remote_addr),
-        _ => false,
-    };
-    let now_secs = (now.total_micros() / 1_000_000) as u32;
-    allowed && entry.timestamps() && now_secs > entry.ts_recent_stamp_secs
+/// How long a TIME_WAIT entry must have existed before `tcp_tw_reuse` may take it over
+/// (Linux `tcp_tw_reuse_delay`, 1000 ms).
+const TW_REUSE_DELAY: Duration = Duration::from_millis(1000);
+
+/// Linux `tcp_twsk_unique`: reuse needs timestamps on the old connection (RFC 7323 PAWS
+/// then protects the new one from its old duplicates), `tcp_tw_reuse` 1 (any
+/// destination) or 2 (loopback only), and an entry at least 1 s old. Linux 6.13 and
+/// later measure that from the entry into TIME_WAIT (`tw_entry_stamp + 1000 ms`, to the
+/// millisecond; before, the second of the last timestamp had to have passed, anywhere
+/// from 0 to 1 s). The
+/// entry's start is its expiry minus 2·MSL, which a restart (a retransmitted FIN) moves
+/// later: reuse then waits longer, never less.
+fn reusable(cfg: &Config, tw_len: Duration, entry: &TimeWaitEntry, now: Instant) -> bool {
+    let entered = entry.expiry - tw_len;
+    reuse_possible(cfg, entry.tuple.local_addr, entry.tuple.remote_addr)
+        && entry.timestamps()
+        && now >= entered + TW_REUSE_DELAY
 }
 
 /// Whether `tcp_tw_reuse` may let connect() take over a TIME_WAIT tuple toward `remote`.
@@ -123,7 +130,7 @@ fn check(
         return PortCheck::InUse;
     }
     match tw.get(tuple) {
-        Some(entry) if reusable(cfg, entry, now) => PortCheck::TimeWaitReusable,
+        Some(entry) if reusable(cfg, tw.tw_len(), entry, now) => PortCheck::TimeWaitReusable,
         Some(_) => PortCheck::InUse,
         None => PortCheck::Free,
     }
