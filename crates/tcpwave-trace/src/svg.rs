@@ -153,16 +153,7 @@ impl<'a> Scene<'a> {
                 .position(|c| !c.addr.is_empty() && ip_of(&c.addr) == addr)
         };
         let arrows = arrows::build(trace, limit, &column, &column_of_addr);
-        let label_px = trace.events[..limit]
-            .iter()
-            .filter_map(|e| match &e.body {
-                Body::Send(s) => {
-                    Some(segment_label(s, options.show_window).len() as f64 * LABEL_CHAR_PX)
-                }
-                _ => None,
-            })
-            .fold(0.0, f64::max);
-        let col_gap = (label_px * 1.7 + 60.0).clamp(360.0, 620.0);
+        let col_gap = column_gap(trace, options, &arrows);
         let geo = layout::layout(trace, limit, &arrows, &column, columns.len(), col_gap);
         let brackets = timers::brackets(trace, limit, &arrows);
         let conn_tags = conn_tags(trace, limit);
@@ -243,6 +234,31 @@ impl<'a> Scene<'a> {
         }
     }
 }
+
+/// Space between timelines: enough for every label to sit on its arrow (a lost
+/// segment's arrow is only half as long), within bounds.
+fn column_gap(trace: &Trace, options: &SvgOptions, arrows: &[Arrow]) -> f64 {
+    let needed = arrows.iter().filter_map(|arrow| {
+        let seg = arrows::segment_of(trace, arrow.seg_event)?;
+        let label_px =
+            segment_label(seg, options.show_window).chars().count() as f64 * LABEL_CHAR_PX;
+        let columns = match (arrow.from, arrow.to) {
+            (Some(a), Some(b)) if a != b => a.abs_diff(b) as f64,
+            _ => 1.0,
+        };
+        let arrow_px = if arrow.recv.is_some() {
+            1.5 * label_px + 60.0
+        } else {
+            2.0 * label_px + 60.0
+        };
+        Some(arrow_px / columns)
+    });
+    needed.fold(COL_GAP_MIN_PX, f64::max).min(COL_GAP_MAX_PX)
+}
+
+/// Bounds of the space between timelines.
+const COL_GAP_MIN_PX: f64 = 360.0;
+const COL_GAP_MAX_PX: f64 = 640.0;
 
 /// A listening socket's "connection" has no remote end (`*`, port 0 or none).
 fn is_listener(conn: &str) -> bool {

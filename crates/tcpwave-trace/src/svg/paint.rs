@@ -156,27 +156,45 @@ fn place(path: &Path, main_px: f64, tag_px: f64, obstacles: &mut Vec<(Obb, u32)>
     let (cos, sin) = (angle.cos(), angle.sin());
     let up = (sin, -cos);
     let half = main_px.max(tag_px) / 2.0 + 10.0;
-    let (low, high) = if 2.0 * half < len {
-        (half / len, 1.0 - half / len)
+    // The label stays clear of the sender's timeline; on a lost segment's arrow it may run
+    // past the cross, where nothing else is drawn.
+    let far_end = if path.ending == Ending::Head {
+        len - half
+    } else {
+        len - 20.0
+    };
+    let (low, high) = if half < far_end {
+        (half / len, far_end / len)
     } else {
         (0.5, 0.5)
     };
     let mut best: Option<(u32, Placement, [Obb; 2])> = None;
-    for f in [0.5, 0.4, 0.6, 0.3, 0.7, 0.22, 0.78, 0.15, 0.85] {
+    // Above the line first, at the middle, then further out; then the same below it
+    // (crossing arrows, as in a simultaneous close, leave no room above both).
+    let sides = [1.0, -1.0].into_iter();
+    let spots =
+        sides.flat_map(|side| [0.5, 0.4, 0.6, 0.3, 0.7, 0.22, 0.78, 0.15, 0.85].map(|f| (side, f)));
+    for (side, f) in spots {
         let f = f64::clamp(f, low, high);
         let p = (path.start.0 + dx * f, path.start.1 + dy * f);
-        let at = |d: f64| (p.0 + up.0 * d, p.1 + up.1 * d);
+        let at = |d: f64| (p.0 + up.0 * d * side, p.1 + up.1 * d * side);
+        // Text above the line has its baseline 5 px off it; below it, 15 px.
+        let (main_at, tag_at) = if side > 0.0 {
+            ((5.0, 9.5), (-15.0, -11.0))
+        } else {
+            ((15.0, 11.0), (-5.0, -9.5))
+        };
         let main_box = Obb {
-            cx: at(9.5).0,
-            cy: at(9.5).1,
+            cx: at(main_at.1).0,
+            cy: at(main_at.1).1,
             hw: main_px / 2.0 + 2.0,
             hh: 7.5,
             cos,
             sin,
         };
         let tag_box = Obb {
-            cx: at(-11.0).0,
-            cy: at(-11.0).1,
+            cx: at(tag_at.1).0,
+            cy: at(tag_at.1).1,
             hw: tag_px / 2.0 + 2.0,
             hh: 6.5,
             cos,
@@ -194,8 +212,8 @@ fn place(path: &Path, main_px: f64, tag_px: f64, obstacles: &mut Vec<(Obb, u32)>
             .sum();
         if best.as_ref().is_none_or(|(c, _, _)| cost < *c) {
             let placement = Placement {
-                main: at(5.0),
-                tag: at(-15.0),
+                main: at(main_at.0),
+                tag: at(tag_at.0),
                 degrees: angle.to_degrees(),
             };
             best = Some((cost, placement, boxes));
