@@ -153,6 +153,11 @@ impl Conn {
         match (seg_len, wnd) {
             (0, 0) => seg.seq == self.rcv_nxt,
             (0, _) => in_window(seg.seq),
+            // Linux tcp_data_queue: with the window closed, a bare FIN at RCV.NXT is
+            // still taken ("Some stacks are known to send bare FIN packets in a loop even
+            // if we send RWIN 0"): it needs no buffer, and refusing it would leave the
+            // sender retransmitting its FIN until it gives up. tcpwave sends one so too.
+            (1, 0) => seg.flags.fin() && !seg.flags.syn() && seg.seq == self.rcv_nxt,
             (_, 0) => false,
             (len, _) => in_window(seg.seq) || in_window(seg.seq + (len - 1)),
         }
