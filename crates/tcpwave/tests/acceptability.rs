@@ -372,3 +372,27 @@ fn zero_window_accepts_only_a_bare_segment_at_rcv_nxt() {
     send!(t, rst(r));
     assert_eq!(t.state(), Some(State::Closed));
 }
+
+#[test]
+fn zero_window_still_takes_a_bare_fin_at_rcv_nxt() {
+    // Linux tcp_data_queue accepts a bare FIN into a closed window; a FIN with data, or
+    // one not at RCV.NXT, is refused.
+    let mut t = established(Config {
+        tcp_rmem_default: 1460,
+        ..config()
+    });
+    let (a, p) = (t.iss + 1u32, PEER_ISS + 1u32);
+    send!(t, data(p, a, &[0u8; 1460]));
+    recv!(t, ack(a, p + 1460u32).win(0));
+    let r = p + 1460u32;
+    send!(t, data(r, a, b"x").with(TcpFlags::FIN));
+    recv!(t, ack(a, r).win(0));
+    send!(t, fin(r + 1u32, a));
+    recv!(t, ack(a, r).win(0));
+    assert_eq!(t.state(), Some(State::Established));
+    send!(t, fin(r, a));
+    recv!(t, ack(a, r + 1u32).win(0));
+    assert_eq!(t.state(), Some(State::CloseWait));
+    assert_eq!(t.read().len(), 1460);
+    assert_eq!(t.ep.recv(t.now, t.conn(), &mut [0u8; 1]), Ok(0));
+}
