@@ -23,7 +23,7 @@ impl Conn {
     pub(crate) fn poll_output(&mut self, ctx: &mut Ctx<'_>) -> Option<OutSegment> {
         if self.rst_pending {
             self.rst_pending = false;
-            return Some(self.reset_segment());
+            return Some(self.reset_segment(ctx));
         }
         let segment = match self.state {
             State::SynSent | State::SynReceived => self.next_syn(ctx),
@@ -50,8 +50,14 @@ impl Conn {
         None
     }
 
-    fn reset_segment(&self) -> OutSegment {
-        // Linux `tcp_send_active_reset`: RST+ACK at SND.NXT.
+    fn reset_segment(&self, ctx: &Ctx<'_>) -> OutSegment {
+        // Linux `tcp_send_active_reset`: RST+ACK at SND.NXT. RFC 7323 §3.2: once
+        // negotiated, TSopt "SHOULD be sent in an <RST> segment"; Linux's active resets
+        // carry it (tcp_transmit_skb adds the established options).
+        let mut options = TcpOptions::default();
+        if self.ts_ok {
+            options.timestamps = Some((self.ts_val(ctx.now), self.ts_recent));
+        }
         let repr = TcpRepr {
             src_port: self.tuple.local_port,
             dst_port: self.tuple.remote_port,
@@ -60,7 +66,7 @@ impl Conn {
             flags: TcpFlags::RST | TcpFlags::ACK,
             window: 0,
             urgent: 0,
-            options: TcpOptions::default(),
+            options,
         };
         OutSegment {
             repr,
