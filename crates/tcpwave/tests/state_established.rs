@@ -507,6 +507,16 @@ fn close_with_so_linger_zero_sends_rst_and_leaves_no_time_wait() {
 }
 
 #[test]
+fn abort_with_timestamps_puts_them_on_the_rst() {
+    // RFC 7323 §3.2: TSopt SHOULD be sent in an <RST>; Linux's active reset has it.
+    let mut t = established(config_linux());
+    let (a, p) = seqs(&t);
+    t.advance(Duration::from_millis(3));
+    t.ep.abort(t.now, t.conn()).unwrap();
+    recv!(t, rst_ack(a, p).ts(t.our_clock(), t.peer_tsval));
+}
+
+#[test]
 fn abort_sends_rst_and_forgets_the_connection() {
     let mut t = established(config());
     let (a, p) = seqs(&t);
