@@ -38,6 +38,40 @@ fn connect_sends_a_syn_with_linux_options_and_window() {
     assert_eq!(t.ep.counters().ActiveOpens, 1);
 }
 
+/// The TCP option bytes of an IPv4 packet without IP options.
+fn tcp_option_bytes(packet: &[u8]) -> &[u8] {
+    let data_offset = usize::from(packet[20 + 12] >> 4) * 4;
+    &packet[40..20 + data_offset]
+}
+
+#[test]
+fn syn_options_are_laid_out_byte_for_byte_as_linux() {
+    // Linux tcp_options_write: MSS, then SACK-permitted packed with timestamps, then
+    // NOP + window scale: 02 04 05 b4 | 04 02 08 0a <TSval> <TSecr> | 01 03 03 07.
+    let mut t = T::new(config_linux());
+    t.ours = SocketAddrV4::new(OUR_ADDR, CLIENT_PORT);
+    t.peer = server();
+    t.ep.connect(t.now, t.ours, t.peer).unwrap();
+    let packet = t.poll_raw().expect("SYN");
+    let tsval = t.our_clock().to_be_bytes();
+    let mut expected = vec![2, 4, 0x05, 0xb4, 4, 2, 8, 10];
+    expected.extend_from_slice(&tsval);
+    expected.extend_from_slice(&[0, 0, 0, 0, 1, 3, 3, 7]);
+    assert_eq!(tcp_option_bytes(&packet), &expected[..]);
+    // Without timestamps: 02 04 05 b4 | 01 01 04 02 | 01 03 03 07.
+    let mut t = T::new(Config {
+        tcp_timestamps: false,
+        ..config_linux()
+    });
+    t.ep.connect(t.now, SocketAddrV4::new(OUR_ADDR, CLIENT_PORT), server())
+        .unwrap();
+    let packet = t.poll_raw().expect("SYN");
+    assert_eq!(
+        tcp_option_bytes(&packet),
+        &[2, 4, 0x05, 0xb4, 1, 1, 4, 2, 1, 3, 3, 7]
+    );
+}
+
 #[test]
 fn connect_without_options_sends_mss_only() {
     let t = syn_sent(config());

@@ -389,6 +389,13 @@ impl T {
         self.check();
     }
 
+    /// The next packet we send, as raw IPv4 bytes (to check the wire layout).
+    pub fn poll_raw(&mut self) -> Option<Vec<u8>> {
+        let n = self.ep.poll_transmit(self.now, &mut self.buf)?;
+        self.check();
+        Some(self.buf[..n].to_vec())
+    }
+
     /// The next segment we send, parsed from the packet bytes, with its addresses.
     pub fn poll(&mut self) -> Option<(SocketAddrV4, SocketAddrV4, Seg)> {
         let n = self.ep.poll_transmit(self.now, &mut self.buf)?;
