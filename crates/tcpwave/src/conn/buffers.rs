@@ -45,11 +45,10 @@ impl SendBuffer {
     /// Drop `n` acknowledged bytes from the front.
     pub fn consume(&mut self, n: usize) {
         debug_assert!(n <= self.bytes.len(), "acknowledged more than was buffered");
+        // The storage is kept while the connection lives: freeing it whenever the
+        // buffer empties made a bulk sender fault in fresh pages every round trip
+        // (37 % of bulk time in a profile). A connection that never sent holds none.
         self.bytes.drain(..n.min(self.bytes.len()));
-        if self.bytes.is_empty() && self.bytes.capacity() > 0 {
-            // An idle connection holds no buffer memory.
-            self.bytes = VecDeque::new();
-        }
     }
     /// Copy `dst.len()` bytes starting `offset` bytes from the front.
     pub fn copy_out(&self, offset: usize, dst: &mut [u8]) {
@@ -233,8 +232,8 @@ impl RecvBuffer {
         self.head = (self.head + n) % ring_len.max(1);
         self.ready -= n;
         if self.ready == 0 && self.range_count == 0 {
-            // An idle connection holds no buffer memory.
-            self.ring = Vec::new();
+            // Empty: start again at the front so the next burst is contiguous. The
+            // storage is kept (see SendBuffer::consume).
             self.head = 0;
         }
         n
@@ -331,7 +330,11 @@ mod tests {
         );
         assert_eq!(&out[2..22], &head_bytes[..]);
         assert_eq!(&out[22..n], &big[..]);
-        assert!(r.ring.is_empty(), "an emptied buffer holds no memory");
+        assert_eq!(r.head, 0, "an emptied buffer starts again at the front");
+        assert_eq!(r.insert(0, b"next"), 4);
+        let mut again = [0u8; 4];
+        assert_eq!(r.read(&mut again), 4);
+        assert_eq!(&again, b"next");
     }
 
     #[test]
