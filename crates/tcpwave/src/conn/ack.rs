@@ -78,7 +78,6 @@ impl Conn {
         self.retransmits = 0;
         self.retrans_stamp = None;
         self.rtt.backoff = 0;
-        self.keepalive_probes_sent = 0;
         if let Some(r) = self.rtx_next {
             let r = r.max(self.snd_una);
             self.rtx_next = (r < self.snd_nxt).then_some(r);

@@ -54,9 +54,6 @@ impl Conn {
             }
         }
         self.last_received = ctx.now;
-        // RFC 1122 §4.2.3.6: any acceptable segment (the ACK of a probe included) shows
-        // the peer is alive; the probe count starts over (Linux resets icsk_probes_out).
-        self.keepalive_probes_sent = 0;
         // Second: the RST bit.
         if seg.flags.rst() {
             self.on_rst(ctx, seg);
