@@ -242,6 +242,12 @@ impl AppCtx<'_> {
         self.wakes.push((self.now + delay, token));
     }
 
+    /// Record events or not from here on (`Sim::set_recording`): a large run's
+    /// application can switch recording on for the moment worth drawing.
+    pub fn set_recording(&mut self, on: bool) {
+        self.rec.recording = on;
+    }
+
     /// Direct access to the host's endpoint (counts, snapshots).
     pub fn endpoint(&self) -> &Endpoint {
         self.endpoint

@@ -2,7 +2,8 @@
 //! (relative sequence numbers as Wireshark computes them), state changes from the
 //! engine's events, application calls, and connection-block snapshots.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddrV4;
 
 use tcpwave::wire::{self, TcpRepr};
 use tcpwave::{ConnInfo, FourTuple, Instant};
@@ -15,7 +16,7 @@ const SNAPSHOT_CONN_LIMIT: usize = 8;
 pub struct Recorder {
     pub trace: Trace,
     /// Initial sequence number per direction ("src" -> "dst"), from the latest SYN.
-    isn: BTreeMap<(String, String), u32>,
+    isn: HashMap<(SocketAddrV4, SocketAddrV4), u32>,
     next_id: u64,
     /// (host index, tuple) of every connection seen, in order of appearance.
     pub tracked: Vec<(usize, FourTuple)>,
@@ -80,23 +81,25 @@ impl Recorder {
 
     fn segment_learning(&mut self, packet: &[u8], learn_isn: bool) -> Option<Segment> {
         let (ip, tcp, payload) = wire::parse_ipv4_tcp(packet).ok()?;
-        let src = format!("{}:{}", ip.src, tcp.src_port);
-        let dst = format!("{}:{}", ip.dst, tcp.dst_port);
+        let src = SocketAddrV4::new(ip.src, tcp.src_port);
+        let dst = SocketAddrV4::new(ip.dst, tcp.dst_port);
         if tcp.flags.syn() && learn_isn {
-            self.isn.insert((src.clone(), dst.clone()), tcp.seq.0);
+            self.isn.insert((src, dst), tcp.seq.0);
         }
-        let own = self
-            .isn
-            .get(&(src.clone(), dst.clone()))
-            .copied()
-            .unwrap_or(0);
-        let peer = self.isn.get(&(dst.clone(), src.clone())).copied();
+        let own = self.isn.get(&(src, dst)).copied().unwrap_or(0);
+        let peer = self.isn.get(&(dst, src)).copied();
         let rel_ack = match (tcp.flags.ack(), peer) {
             (true, Some(p)) => tcp.ack.0.wrapping_sub(p),
             (true, None) => tcp.ack.0,
             (false, _) => 0,
         };
         self.next_id += 1;
+        // Large runs that record nothing skip the text (`push` fills it in if needed).
+        let (src, dst) = if self.recording {
+            (src.to_string(), dst.to_string())
+        } else {
+            (String::new(), String::new())
+        };
         Some(Segment {
             id: self.next_id,
             src,
@@ -118,9 +121,19 @@ impl Recorder {
         })
     }
 
-    pub fn push(&mut self, now: Instant, host: &str, body: Body) {
+    pub fn push(&mut self, now: Instant, host: &str, mut body: Body) {
         if !self.recording {
             return;
+        }
+        if let Body::Send(s) | Body::Recv(s) | Body::Drop(s) = &mut body {
+            if s.src.is_empty() {
+                // Built while recording was off, recorded now: name its ends.
+                if let Ok((ip, tcp, _)) = wire::parse_ipv4_tcp(&s.packet) {
+                    s.src = SocketAddrV4::new(ip.src, tcp.src_port).to_string();
+                    s.dst = SocketAddrV4::new(ip.dst, tcp.dst_port).to_string();
+                    s.options = options_text(&tcp);
+                }
+            }
         }
         self.trace.events.push(TraceEvent {
             t_us: now.total_micros(),
@@ -155,16 +168,15 @@ impl Recorder {
     /// Control block relative to the initial sequence numbers of both directions.
     pub fn block(&self, host: &str, info: &ConnInfo) -> ConnBlock {
         let t = info.tuple;
-        let local = format!("{}:{}", t.local_addr, t.local_port);
-        let remote = format!("{}:{}", t.remote_addr, t.remote_port);
+        let (local, remote) = (t.local(), t.remote());
         let own = self
             .isn
-            .get(&(local.clone(), remote.clone()))
+            .get(&(local, remote))
             .copied()
             .unwrap_or(info.iss.0);
         let peer = self
             .isn
-            .get(&(remote.clone(), local.clone()))
+            .get(&(remote, local))
             .copied()
             .unwrap_or(info.irs.0);
         let mut timers = Vec::new();

@@ -588,7 +588,11 @@ impl Sim {
     }
 
     fn route(&mut self, from: usize, mut segment: Segment) {
-        let dst: Option<Ipv4Addr> = segment.dst.split(':').next().and_then(|s| s.parse().ok());
+        // The IPv4 destination address, bytes 16..20 of the header.
+        let dst: Option<Ipv4Addr> = segment
+            .packet
+            .get(16..20)
+            .map(|b| Ipv4Addr::new(b[0], b[1], b[2], b[3]));
         let to = dst.and_then(|ip| self.hosts.iter().position(|h| h.addr == ip));
         let from_name = self.hosts[from].name.clone();
         let Some(to) = to else {

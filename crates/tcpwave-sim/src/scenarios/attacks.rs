@@ -1,0 +1,292 @@
+//! Resets, wanted and unwanted: abortive close (SO_LINGER {on, 0}), close() with unread
+//! data (RFC 2525 §2.17), blind injection against an established connection (RFC 5961),
+//! and an RST that assassinates TIME_WAIT (RFC 1337) with and without `tcp_rfc1337`.
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use tcpwave::wire::{self, TcpFlags, TcpOptions, TcpRepr};
+use tcpwave::{Config, Duration, Event, FourTuple, SeqNumber, SockOpt, State};
+use tcpwave_trace::Trace;
+
+use super::common::*;
+use super::keepalive::{new_sim, send_at, set_options, CLIENT2};
+use crate::app::{app, App, Input};
+use crate::net::{Rule, RuleAction, SegView};
+use crate::sim::Sim;
+
+const ATTACKER: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 66);
+
+/// Client: request; once the reply is in, SO_LINGER {on, 0} and close(): RST at
+/// SND.NXT instead of FIN, no TIME_WAIT anywhere. The server learns ECONNRESET.
+pub fn abortive_close(opts: &RunOptions) -> Result<Trace, ScenarioError> {
+    let mut sim = new_sim("abortive-close", opts);
+    let cfg = opts.config(Config::default())?;
+    let client = sim.add_host(
+        "client",
+        "client (SO_LINGER {on, 0})",
+        CLIENT,
+        cfg.clone(),
+        Some(request_client(server_addr(), REQUEST, AfterReply::Close)),
+    );
+    sim.add_host(
+        "server",
+        "server",
+        SERVER,
+        cfg,
+        Some(reply_server(PORT, REPLY, OnEof::Close)),
+    );
+    let linger_zero = vec![SockOpt::Linger(Some(Duration::ZERO))];
+    set_options(&mut sim, client, tcpwave::Instant::ZERO, linger_zero);
+    sim.run_until(secs(120))?;
+    Ok(sim.finish())
+}
+
+/// A client that sends its request and closes at 1 s, having read what arrived or not.
+fn closing_client(read: bool) -> Box<dyn App> {
+    app(move |ctx, input| match input {
+        Input::Start => {
+            let _ = ctx.connect(server_addr());
+            ctx.wake_after(secs_d(1), 0);
+        }
+        Input::Event(Event::Connected { conn }) => {
+            let _ = ctx.send(conn, REQUEST);
+        }
+        Input::Event(Event::Readable { conn }) if read => {
+            let _ = ctx.recv(conn);
+        }
+        Input::Wake(_) => {
+            for conn in ctx.connections() {
+                ctx.close(conn);
+            }
+        }
+        _ => {}
+    })
+}
+
+fn secs_d(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+/// Two clients get the same reply and close at 1 s. `client` never read it: close()
+/// sends RST (RFC 2525 §2.17, TCPAbortOnClose) and the server sees ECONNRESET, so it
+/// knows its reply was not consumed. `client2` read it: a normal FIN close.
+pub fn close_with_unread_data(opts: &RunOptions) -> Result<Trace, ScenarioError> {
+    let mut sim = new_sim("close-with-unread-data", opts);
+    let cfg = opts.config(Config::default())?;
+    sim.add_host(
+        "client",
+        "client (never reads)",
+        CLIENT,
+        cfg.clone(),
+        Some(closing_client(false)),
+    );
+    sim.add_host(
+        "server",
+        "server",
+        SERVER,
+        cfg.clone(),
+        Some(reply_server(PORT, REPLY, OnEof::Close)),
+    );
+    sim.add_host(
+        "client2",
+        "client (reads the reply)",
+        CLIENT2,
+        cfg,
+        Some(closing_client(true)),
+    );
+    sim.run_until(secs(120))?;
+    Ok(sim.finish())
+}
+
+/// A segment an attacker forges, claiming to come from `src`.
+pub(super) fn forge(
+    src: SocketAddrV4,
+    dst: SocketAddrV4,
+    flags: TcpFlags,
+    seq: SeqNumber,
+    ack: SeqNumber,
+    payload: &[u8],
+) -> Vec<u8> {
+    let repr = TcpRepr {
+        src_port: src.port(),
+        dst_port: dst.port(),
+        seq,
+        ack,
+        flags,
+        window: 1024,
+        urgent: 0,
+        options: TcpOptions::default(),
+    };
+    let mut buf = vec![0u8; 128 + payload.len()];
+    let len = wire::emit_ipv4_tcp(*src.ip(), *dst.ip(), 64, 0x1337, &repr, payload, &mut buf)
+        .expect("a forged segment fits its buffer");
+    buf.truncate(len);
+    buf
+}
+
+/// The server's end of its only established connection.
+fn established_tuple(sim: &Sim, server: usize) -> Option<FourTuple> {
+    sim.endpoint(server)
+        .snapshot()
+        .iter()
+        .find(|s| s.state == State::Established)
+        .map(|s| FourTuple::new(s.local, s.remote))
+}
+
+/// One forged segment against the server's connection, computed from its state now.
+type Attack = fn(rcv_nxt: SeqNumber, snd_una: SeqNumber) -> (TcpFlags, SeqNumber, SeqNumber, usize);
+
+/// The attacks, one per second from 1 s, each against the live connection's numbers.
+/// The server's receive window is 64 KiB and more, so +1000 is inside it and +2^30 is not.
+const ATTACKS: &[(&str, Attack)] = &[
+    ("RST in window, not at RCV.NXT", |r, u| {
+        (TcpFlags::RST, r + 1000u32, u, 0)
+    }),
+    ("RST outside the window", |r, u| {
+        (TcpFlags::RST, r + (1u32 << 30), u, 0)
+    }),
+    ("SYN in window", |r, u| (TcpFlags::SYN, r + 1000u32, u, 0)),
+    ("SYN outside the window", |r, u| {
+        (TcpFlags::SYN, r + (1u32 << 30), u, 0)
+    }),
+    ("data acknowledging below SND.UNA - MAX.SND.WND", |r, u| {
+        (TcpFlags::ACK | TcpFlags::PSH, r, u - (1u32 << 30), 16)
+    }),
+];
+
+/// A long-lived connection (the server listens, the client asked once). From 1 s an
+/// attacker who knows the 4-tuple but not the sequence numbers forges segments as the
+/// client: an in-window RST, an out-of-window RST, SYNs in and out of the window, data
+/// with an impossible ACK. The server answers the in-window RST, both SYNs and the
+/// data with a challenge ACK (RFC 5961 §3.2, §4.2, §5.2; sent to the real client,
+/// which ignores it) and drops the out-of-window RST silently: the connection lives.
+/// At 6 s a burst of five in-window RSTs meets the rate limit (the server runs with
+/// `tcp_challenge_ack_limit=3` here): three challenge ACKs, two silent drops. At 8 s
+/// an RST exactly at RCV.NXT resets the server side (ECONNRESET); the client learns it
+/// with its next write at 9 s, which draws an RST from the server's closed tuple.
+pub fn blind_reset_attack(opts: &RunOptions) -> Result<Trace, ScenarioError> {
+    let mut sim = new_sim("blind-reset-attack", opts);
+    let base = opts.config(Config::default())?;
+    let limited = opts.config(Config {
+        tcp_challenge_ack_limit: 3,
+        ..Config::default()
+    })?;
+    let client = sim.add_host(
+        "client",
+        "client",
+        CLIENT,
+        base.clone(),
+        Some(request_client(server_addr(), REQUEST, AfterReply::Nothing)),
+    );
+    let server = sim.add_host(
+        "server",
+        "server (tcp_challenge_ack_limit=3)",
+        SERVER,
+        limited,
+        Some(reply_server(PORT, REPLY, OnEof::Close)),
+    );
+    let attacker = sim.add_host("attacker", "off-path attacker", ATTACKER, base, None);
+    sim.run_until(secs(1))?;
+    let tuple = established_tuple(&sim, server).ok_or_else(|| {
+        ScenarioError::Sim(crate::sim::SimError::UnknownHost(
+            "no established connection on the server".into(),
+        ))
+    })?;
+    let (client_addr, server_sock) = (tuple.remote(), tuple.local());
+    let mut at = secs(1);
+    for &(_, attack) in ATTACKS {
+        sim.run_until(at)?;
+        let info = sim.endpoint(server).info_by_tuple(&tuple);
+        let Some(info) = info else { break };
+        let (flags, seq, ack, len) = attack(info.rcv_nxt, info.snd_una);
+        let packet = forge(
+            client_addr,
+            server_sock,
+            flags,
+            seq,
+            ack,
+            &[b'!'; 16][..len],
+        );
+        sim.inject(at, attacker, packet);
+        at += secs_d(1);
+    }
+    sim.run_until(secs(6))?;
+    if let Some(info) = sim.endpoint(server).info_by_tuple(&tuple) {
+        for _ in 0..5 {
+            let packet = forge(
+                client_addr,
+                server_sock,
+                TcpFlags::RST,
+                info.rcv_nxt + 2000u32,
+                info.snd_una,
+                &[],
+            );
+            sim.inject(secs(6), attacker, packet);
+        }
+    }
+    sim.run_until(secs(8))?;
+    if let Some(info) = sim.endpoint(server).info_by_tuple(&tuple) {
+        let exact = forge(
+            client_addr,
+            server_sock,
+            TcpFlags::RST,
+            info.rcv_nxt,
+            info.snd_una,
+            &[],
+        );
+        sim.inject(secs(8), attacker, exact);
+    }
+    send_at(&mut sim, client, secs(9), b"still there?\n");
+    sim.run_until(secs(20))?;
+    Ok(sim.finish())
+}
+
+const CLIENT_1337: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
+const SERVER_1337: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 2);
+
+/// Two client/server pairs, `tcp_rfc1337=0` (Linux's default) and `=1`. Each server's
+/// reply is held up 3 s in the network; the server retransmits it after an RTO, the
+/// client reads it and closes first, so the client holds TIME_WAIT. At 3 s the held-up
+/// original arrives, an old duplicate (RFC 1337's hazard H1): TIME_WAIT ACKs it (and
+/// restarts 2MSL), the server, which has closed, answers that ACK with an RST at
+/// exactly the TIME_WAIT's RCV.NXT. With rfc1337=0 the RST kills TIME_WAIT at once
+/// (TWKilled); with rfc1337=1 it is ignored and TIME_WAIT lasts its 60 s.
+pub fn time_wait_assassination(opts: &RunOptions) -> Result<Trace, ScenarioError> {
+    let mut sim = new_sim("time-wait-assassination", opts);
+    let mut off = opts.config(Config::default())?;
+    off.tcp_rfc1337 = false;
+    let mut on = off.clone();
+    on.tcp_rfc1337 = true;
+    for (suffix, role, cfg, client, server) in [
+        ("", "tcp_rfc1337=0", off, CLIENT, SERVER),
+        ("-1337", "tcp_rfc1337=1", on, CLIENT_1337, SERVER_1337),
+    ] {
+        let dst = SocketAddrV4::new(server, PORT);
+        sim.add_host(
+            &format!("client{suffix}"),
+            &format!("client ({role})"),
+            client,
+            cfg.clone(),
+            Some(request_client(dst, REQUEST, AfterReply::Close)),
+        );
+        sim.add_host(
+            &format!("server{suffix}"),
+            &format!("server ({role})"),
+            server,
+            cfg,
+            Some(reply_server(PORT, REPLY, OnEof::Close)),
+        );
+    }
+    let reply_len = REPLY.len() as u32;
+    for server in ["server", "server-1337"] {
+        // Only the first transmission of the reply is held up (nth = 1).
+        sim.add_rule(Rule::new(
+            "reply held up 3 s",
+            RuleAction::Delay(secs_d(3)),
+            1,
+            move |s: &SegView| s.from == server && s.len == reply_len,
+        ));
+    }
+    sim.run_until(secs(120))?;
+    Ok(sim.finish())
+}
