@@ -174,11 +174,13 @@ pub fn expected_states(trace: &Trace, step: usize) -> Vec<(String, String, Strin
         return Vec::new();
     }
     let current = (step - 1).min(trace.events.len() - 1);
+    // The latest snapshot at or before `current`; of several after the same event, the
+    // last (as the page's script picks it).
     let snapshot: Option<&Snapshot> = trace
         .snapshots
         .iter()
         .filter(|s| s.after_event <= current)
-        .last();
+        .max_by_key(|s| s.after_event);
     // (host, conn, state, index of the event that set it)
     let mut rows: Vec<(String, String, String, usize)> = Vec::new();
     let mut set = |host: &str, conn: &str, state: &str, at: usize| match rows

@@ -2,7 +2,7 @@
 
 mod support;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
 
@@ -118,11 +118,14 @@ fn tshark(file: &Path, args: &[&str]) -> String {
     String::from_utf8(output.stdout).expect("utf-8")
 }
 
-/// The connections in the packets of a capture: one per address pair, plus one each time
-/// a pair is reused by a new SYN (another ISN) after a FIN or RST, as Wireshark splits them.
+/// The conversations Wireshark finds in the packets of a capture: one per address pair,
+/// plus a new one whenever a SYN (without ACK) carries another sequence number than the
+/// ISN that direction had in the current conversation (reuse of the 4-tuple by a new
+/// incarnation, or a forged SYN).
 fn conversations(trace: &Trace, at: &CaptureAt) -> usize {
-    // pair -> (ISN of the last SYN, FIN or RST seen since)
-    let mut pairs: BTreeMap<[String; 2], (Option<u32>, bool)> = BTreeMap::new();
+    // (from, to) -> sequence number of the first segment that way in the conversation
+    let mut base: BTreeMap<(String, String), u32> = BTreeMap::new();
+    let mut pairs: BTreeSet<[String; 2]> = BTreeSet::new();
     let mut count = 0;
     for c in pcap::packets(trace, at).unwrap() {
         let seg = match &trace.events[c.event].body {
@@ -131,19 +134,29 @@ fn conversations(trace: &Trace, at: &CaptureAt) -> usize {
         };
         let mut ends = [seg.src.clone(), seg.dst.clone()];
         ends.sort();
-        let pair = pairs.entry(ends).or_insert_with(|| {
+        if pairs.insert(ends) {
             count += 1;
-            (None, false)
-        });
-        if seg.flags.contains('S') && !seg.flags.contains('A') {
-            if pair.0.is_some_and(|isn| isn != seg.seq) && pair.1 {
-                count += 1;
-                pair.1 = false;
-            }
-            pair.0 = Some(seg.seq);
         }
-        if seg.flags.contains('F') || seg.flags.contains('R') {
-            pair.1 = true;
+        let way = (seg.src.clone(), seg.dst.clone());
+        let back = (seg.dst.clone(), seg.src.clone());
+        let syn_only = seg.flags.contains('S') && !seg.flags.contains('A');
+        match base.get(&way) {
+            Some(&first) if syn_only && first != seg.seq => {
+                count += 1;
+                base.remove(&back);
+                base.insert(way, seg.seq);
+            }
+            Some(_) => {}
+            // Wireshark's base is the ISN: the SYN's number, or one below the first
+            // segment's when the capture starts without a SYN that way.
+            None => {
+                let isn = if seg.flags.contains('S') {
+                    seg.seq
+                } else {
+                    seg.seq.wrapping_sub(1)
+                };
+                base.insert(way, isn);
+            }
         }
     }
     count

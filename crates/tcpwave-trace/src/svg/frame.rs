@@ -57,7 +57,10 @@ text{font-family:"DejaVu Sans",Verdana,Arial,sans-serif;fill:#1f2933;font-size:1
 .foot{font-size:12px;fill:#323f4b}
 "#;
 
-/// Height of the footer for the outcome lines.
+/// Figures the footer lists at most.
+const FIGURES_MAX: usize = 60;
+
+/// The outcome lines under the diagram.
 fn footer_lines(scene: &Scene) -> Vec<String> {
     let trace = scene.trace;
     let mut lines = Vec::new();
@@ -83,6 +86,19 @@ fn footer_lines(scene: &Scene) -> Vec<String> {
             String::new()
         };
         lines.push(format!("Final states: {}{tail}", finals.join(", ")));
+    }
+    for figure in trace.outcome.figures.iter().take(FIGURES_MAX) {
+        let value = if figure.value.fract() == 0.0 && figure.value.abs() < 1e15 {
+            format!("{}", figure.value as i64)
+        } else {
+            format!("{:.2}", figure.value)
+        };
+        let unit = if figure.unit.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", figure.unit)
+        };
+        lines.push(format!("{}: {value}{unit}", figure.name));
     }
     for saw in trace.outcome.app_saw.iter().take(6) {
         let conn = if saw.conn.is_empty() {

@@ -112,10 +112,37 @@ pub fn layout(
     columns: usize,
     col_gap: f64,
 ) -> Geometry {
-    let delay_us = typical_delay_us(trace, arrows);
     let col_x: Vec<f64> = (0..columns).map(|c| SIDE_PX + col_gap * c as f64).collect();
     let width = SIDE_PX * 2.0 + col_gap * columns.saturating_sub(1) as f64;
-    // Each arrow's end may not come before its start plus the drawn delay.
+    let mut order: Vec<usize> = (0..limit.min(trace.events.len())).collect();
+    order.sort_by_key(|&i| (trace.events[i].t_us, i));
+    let mut walk = Walk {
+        trace,
+        column,
+        delay_us: typical_delay_us(trace, arrows),
+        ends_of: arrow_ends(arrows),
+        y: vec![None; trace.events.len()],
+        end_at_least: HashMap::new(),
+        instants: Vec::new(),
+        breaks: Vec::new(),
+        group_end: TOP_PX + 8.0,
+        previous_t: None,
+    };
+    for group in order.chunk_by(|&a, &b| trace.events[a].t_us == trace.events[b].t_us) {
+        walk.instant(group);
+    }
+    Geometry {
+        col_x,
+        y: walk.y,
+        instants: walk.instants,
+        breaks: walk.breaks,
+        bottom: walk.group_end + 36.0,
+        width,
+    }
+}
+
+/// For each send event, the events where its segment arrives or is lost.
+fn arrow_ends(arrows: &[Arrow]) -> HashMap<usize, Vec<usize>> {
     let mut ends_of: HashMap<usize, Vec<usize>> = HashMap::new();
     for arrow in arrows {
         if let Some(send) = arrow.send {
@@ -124,39 +151,43 @@ pub fn layout(
             ends.extend(arrow.drop);
         }
     }
-    let mut order: Vec<usize> = (0..limit.min(trace.events.len())).collect();
-    order.sort_by_key(|&i| (trace.events[i].t_us, i));
+    ends_of
+}
 
-    let mut y = vec![None; trace.events.len()];
-    let mut end_at_least: HashMap<usize, f64> = HashMap::new();
-    let mut instants = Vec::new();
-    let mut breaks = Vec::new();
-    let mut group_end = TOP_PX + 8.0;
-    let mut previous_t: Option<u64> = None;
-    let mut start = 0;
-    while start < order.len() {
-        let t = trace.events[order[start]].t_us;
-        let stop = start
-            + order[start..]
-                .iter()
-                .take_while(|&&i| trace.events[i].t_us == t)
-                .count();
-        let group = &order[start..stop];
-        start = stop;
-        let (gap, is_break) = match previous_t {
-            Some(p) => gap_px(t - p, delay_us),
+/// The layout in progress, instant by instant down the page.
+struct Walk<'a> {
+    trace: &'a Trace,
+    column: &'a dyn Fn(&str) -> Option<usize>,
+    delay_us: u64,
+    ends_of: HashMap<usize, Vec<usize>>,
+    y: Vec<Option<f64>>,
+    /// An arrow's end may not come before its start plus the drawn delay.
+    end_at_least: HashMap<usize, f64>,
+    instants: Vec<(f64, u64)>,
+    breaks: Vec<Break>,
+    /// Bottom of everything placed so far.
+    group_end: f64,
+    previous_t: Option<u64>,
+}
+
+impl Walk<'_> {
+    /// Places the events of one instant (all with the same time, in trace order).
+    fn instant(&mut self, group: &[usize]) {
+        let t = self.trace.events[group[0]].t_us;
+        let (gap, is_break) = match self.previous_t {
+            Some(p) => gap_px(t - p, self.delay_us),
             None => (12.0, false),
         };
-        let mut top = group_end + gap;
+        let mut top = self.group_end + gap;
         if is_break {
-            breaks.push(Break {
-                y_top: group_end + 6.0,
-                y_bottom: group_end + gap - 6.0,
-                skipped_us: t - previous_t.unwrap_or(t),
+            self.breaks.push(Break {
+                y_top: self.group_end + 6.0,
+                y_bottom: self.group_end + gap - 6.0,
+                skipped_us: t - self.previous_t.unwrap_or(t),
             });
         } else {
-            for &i in group {
-                if let Some(&least) = end_at_least.get(&i) {
+            for i in group {
+                if let Some(&least) = self.end_at_least.get(i) {
                     top = top.max(least);
                 }
             }
@@ -164,40 +195,38 @@ pub fn layout(
         let mut cursor: HashMap<usize, f64> = HashMap::new();
         let mut height: f64 = 0.0;
         for &i in group {
-            let event = &trace.events[i];
+            let event = &self.trace.events[i];
             let host_col = match event.body {
                 Body::Drop(_) => None,
-                _ => column(&event.host),
+                _ => (self.column)(&event.host),
             };
             let offset = host_col.map_or(0.0, |c| *cursor.get(&c).unwrap_or(&0.0));
             let event_y = top + offset;
-            y[i] = Some(event_y);
-            if let Some(c) = host_col {
-                let next = offset + row_px(&event.body);
-                cursor.insert(c, next);
-                height = height.max(next);
-            } else {
-                // Room for the cross and its "lost" line under it.
-                height = height.max(LOST_ROW_PX);
-            }
-            for &end in ends_of.get(&i).map(Vec::as_slice).unwrap_or(&[]) {
-                let dt = trace.events[end].t_us.saturating_sub(t);
-                let (drawn, crosses_break) = gap_px(dt, delay_us);
-                if !crosses_break {
-                    end_at_least.insert(end, event_y + drawn);
+            self.y[i] = Some(event_y);
+            match host_col {
+                Some(c) => {
+                    let next = offset + row_px(&event.body);
+                    cursor.insert(c, next);
+                    height = height.max(next);
                 }
+                // Room for the cross and its "lost" line under it.
+                None => height = height.max(LOST_ROW_PX),
+            }
+            self.hold_ends(i, t, event_y);
+        }
+        self.instants.push((top, t));
+        self.group_end = top + height;
+        self.previous_t = Some(t);
+    }
+
+    /// Keeps the ends of the segment sent by event `send` at least one drawn delay lower.
+    fn hold_ends(&mut self, send: usize, t: u64, send_y: f64) {
+        for &end in self.ends_of.get(&send).map(Vec::as_slice).unwrap_or(&[]) {
+            let dt = self.trace.events[end].t_us.saturating_sub(t);
+            let (drawn, crosses_break) = gap_px(dt, self.delay_us);
+            if !crosses_break {
+                self.end_at_least.insert(end, send_y + drawn);
             }
         }
-        instants.push((top, t));
-        group_end = top + height;
-        previous_t = Some(t);
-    }
-    Geometry {
-        col_x,
-        y,
-        instants,
-        breaks,
-        bottom: group_end + 36.0,
-        width,
     }
 }

@@ -145,16 +145,9 @@ struct Placement {
 /// Chooses where the label of `path` goes, avoiding `obstacles` (weight 10: boxes and
 /// labels, weight 1: other arrows), and records the label as an obstacle.
 fn place(path: &Path, main_px: f64, tag_px: f64, obstacles: &mut Vec<(Obb, u32)>) -> Placement {
-    let (dx, dy) = (path.end.0 - path.start.0, path.end.1 - path.start.1);
-    let len = dx.hypot(dy).max(1.0);
-    let mut angle = dy.atan2(dx);
-    if angle > std::f64::consts::FRAC_PI_2 {
-        angle -= std::f64::consts::PI;
-    } else if angle < -std::f64::consts::FRAC_PI_2 {
-        angle += std::f64::consts::PI;
-    }
-    let (cos, sin) = (angle.cos(), angle.sin());
-    let up = (sin, -cos);
+    let len = (path.end.0 - path.start.0)
+        .hypot(path.end.1 - path.start.1)
+        .max(1.0);
     let half = main_px.max(tag_px) / 2.0 + 10.0;
     // The label stays clear of the sender's timeline; on a lost segment's arrow it may run
     // past the cross, where nothing else is drawn.
@@ -171,51 +164,17 @@ fn place(path: &Path, main_px: f64, tag_px: f64, obstacles: &mut Vec<(Obb, u32)>
     let mut best: Option<(u32, Placement, [Obb; 2])> = None;
     // Above the line first, at the middle, then further out; then the same below it
     // (crossing arrows, as in a simultaneous close, leave no room above both).
-    let sides = [1.0, -1.0].into_iter();
-    let spots =
-        sides.flat_map(|side| [0.5, 0.4, 0.6, 0.3, 0.7, 0.22, 0.78, 0.15, 0.85].map(|f| (side, f)));
+    let spots = [1.0, -1.0]
+        .into_iter()
+        .flat_map(|side| [0.5, 0.4, 0.6, 0.3, 0.7, 0.22, 0.78, 0.15, 0.85].map(|f| (side, f)));
     for (side, f) in spots {
-        let f = f64::clamp(f, low, high);
-        let p = (path.start.0 + dx * f, path.start.1 + dy * f);
-        let at = |d: f64| (p.0 + up.0 * d * side, p.1 + up.1 * d * side);
-        // Text above the line has its baseline 5 px off it; below it, 15 px.
-        let (main_at, tag_at) = if side > 0.0 {
-            ((5.0, 9.5), (-15.0, -11.0))
-        } else {
-            ((15.0, 11.0), (-5.0, -9.5))
-        };
-        let main_box = Obb {
-            cx: at(main_at.1).0,
-            cy: at(main_at.1).1,
-            hw: main_px / 2.0 + 2.0,
-            hh: 7.5,
-            cos,
-            sin,
-        };
-        let tag_box = Obb {
-            cx: at(tag_at.1).0,
-            cy: at(tag_at.1).1,
-            hw: tag_px / 2.0 + 2.0,
-            hh: 6.5,
-            cos,
-            sin,
-        };
-        let boxes = if tag_px > 0.0 {
-            [main_box, tag_box]
-        } else {
-            [main_box, main_box]
-        };
+        let (placement, boxes) = candidate(path, side, f64::clamp(f, low, high), main_px, tag_px);
         let cost: u32 = obstacles
             .iter()
             .filter(|(o, _)| boxes.iter().any(|b| b.overlaps(o)))
             .map(|(_, w)| w)
             .sum();
-        if best.as_ref().is_none_or(|(c, _, _)| cost < *c) {
-            let placement = Placement {
-                main: at(main_at.0),
-                tag: at(tag_at.0),
-                degrees: angle.to_degrees(),
-            };
+        if !matches!(&best, Some((c, _, _)) if *c <= cost) {
             best = Some((cost, placement, boxes));
         }
         if cost == 0 {
@@ -225,6 +184,50 @@ fn place(path: &Path, main_px: f64, tag_px: f64, obstacles: &mut Vec<(Obb, u32)>
     let (_, placement, boxes) = best.expect("at least one candidate");
     obstacles.extend(boxes.into_iter().map(|b| (b, 10)));
     placement
+}
+
+/// The label of `path` centred at fraction `f` of it, above (`side` 1) or below (-1) the
+/// line, with the rectangles its two lines cover.
+fn candidate(path: &Path, side: f64, f: f64, main_px: f64, tag_px: f64) -> (Placement, [Obb; 2]) {
+    let (dx, dy) = (path.end.0 - path.start.0, path.end.1 - path.start.1);
+    // Text reads left to right whichever way the arrow points.
+    let mut angle = dy.atan2(dx);
+    if angle > std::f64::consts::FRAC_PI_2 {
+        angle -= std::f64::consts::PI;
+    } else if angle < -std::f64::consts::FRAC_PI_2 {
+        angle += std::f64::consts::PI;
+    }
+    let (cos, sin) = (angle.cos(), angle.sin());
+    let p = (path.start.0 + dx * f, path.start.1 + dy * f);
+    let at = |d: f64| (p.0 + sin * d * side, p.1 - cos * d * side);
+    // (baseline, box centre) offsets: text above the line has its baseline 5 px off it,
+    // below it 15 px.
+    let (main_at, tag_at) = if side > 0.0 {
+        ((5.0, 9.5), (-15.0, -11.0))
+    } else {
+        ((15.0, 11.0), (-5.0, -9.5))
+    };
+    let rect = |centre: (f64, f64), hw: f64, hh: f64| Obb {
+        cx: centre.0,
+        cy: centre.1,
+        hw,
+        hh,
+        cos,
+        sin,
+    };
+    let main_box = rect(at(main_at.1), main_px / 2.0 + 2.0, 7.5);
+    let tag_box = rect(at(tag_at.1), tag_px / 2.0 + 2.0, 6.5);
+    let boxes = if tag_px > 0.0 {
+        [main_box, tag_box]
+    } else {
+        [main_box, main_box]
+    };
+    let placement = Placement {
+        main: at(main_at.0),
+        tag: at(tag_at.0),
+        degrees: angle.to_degrees(),
+    };
+    (placement, boxes)
 }
 
 /// Draws every arrow with its label.
@@ -259,7 +262,7 @@ fn draw_arrow(
     let tag = match (arrow.kind, path.ending) {
         (SegKind::Retransmission { .. }, _) => "retransmission",
         (SegKind::KeepaliveProbe, _) => "keepalive probe",
-        (_, Ending::InFlight) => "in flight when the run ended",
+        (_, Ending::InFlight) => "receipt not in the trace",
         _ => "",
     };
     let events: Vec<String> = arrow.events().iter().map(usize::to_string).collect();
@@ -276,23 +279,8 @@ fn draw_arrow(
     );
     doc.title(&describe(scene, arrow, seg));
     doc.line(path.start, path.end, "path");
-    let (dx, dy) = (path.end.0 - path.start.0, path.end.1 - path.start.1);
-    let len = dx.hypot(dy).max(1.0);
-    let (ux, uy) = (dx / len, dy / len);
     match path.ending {
-        Ending::Head => {
-            let (bx, by) = (path.end.0 - ux * 10.0, path.end.1 - uy * 10.0);
-            let _ = writeln!(
-                doc.out,
-                r#"<polygon points="{},{} {},{} {},{}"/>"#,
-                num(path.end.0),
-                num(path.end.1),
-                num(bx - uy * 4.5),
-                num(by + ux * 4.5),
-                num(bx + uy * 4.5),
-                num(by - ux * 4.5)
-            );
-        }
+        Ending::Head => arrowhead(doc, path),
         Ending::Lost => draw_cross(doc, scene, arrow, path, obstacles),
         Ending::InFlight => {}
     }
@@ -316,6 +304,24 @@ fn draw_arrow(
         doc.text(spot.tag.0, spot.tag.1, "lbl", &extra, tag);
     }
     doc.raw("</g>\n");
+}
+
+/// A filled triangle at the end of `path`, pointing along it.
+fn arrowhead(doc: &mut Doc, path: &Path) {
+    let (dx, dy) = (path.end.0 - path.start.0, path.end.1 - path.start.1);
+    let len = dx.hypot(dy).max(1.0);
+    let (ux, uy) = (dx / len, dy / len);
+    let (bx, by) = (path.end.0 - ux * 10.0, path.end.1 - uy * 10.0);
+    let _ = writeln!(
+        doc.out,
+        r#"<polygon points="{},{} {},{} {},{}"/>"#,
+        num(path.end.0),
+        num(path.end.1),
+        num(bx - uy * 4.5),
+        num(by + ux * 4.5),
+        num(bx + uy * 4.5),
+        num(by - ux * 4.5)
+    );
 }
 
 /// The red cross where a segment was lost, and why.

@@ -65,10 +65,9 @@ pub fn brackets(trace: &Trace, limit: usize, arrows: &[Arrow]) -> Vec<Bracket> {
     let mut out = state_brackets(trace, limit);
     segment_brackets(trace, arrows, &mut out);
     // A timer that lasted no time at all (TIME_WAIT turned off) is not worth a bracket.
-    out.retain(|b| {
-        b.end
-            .is_none_or(|end| trace.events[end].t_us > trace.events[b.start].t_us)
-    });
+    out.retain(
+        |b| !matches!(b.end, Some(end) if trace.events[end].t_us == trace.events[b.start].t_us),
+    );
     out
 }
 

@@ -269,7 +269,7 @@ pub fn three_hosts() -> Trace {
 pub fn keepalive_dead_peer() -> Trace {
     let mut s = two_hosts("keepalive-dead-peer");
     open(&mut s, 0, CLIENT, SERVER);
-    s.app(1 * S, "server", "host vanished");
+    s.app(S, "server", "host vanished");
     let idle_end = 50 * MS + 7200 * S;
     for probe in 0..9u64 {
         let t = idle_end + probe * 75 * S;

@@ -167,6 +167,7 @@ impl Script {
     }
 
     /// Sends at `t_us`, received one delay later.
+    #[allow(clippy::too_many_arguments)]
     pub fn deliver(
         &mut self,
         t_us: u64,
@@ -183,6 +184,7 @@ impl Script {
     }
 
     /// Sends at `t_us`, lost half a delay later.
+    #[allow(clippy::too_many_arguments)]
     pub fn lose(
         &mut self,
         t_us: u64,
