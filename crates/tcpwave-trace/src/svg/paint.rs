@@ -259,12 +259,24 @@ fn draw_arrow(
         return;
     };
     let label = segment_label(seg, scene.options.show_window);
-    let tag = match (arrow.kind, path.ending) {
+    let what = match (arrow.kind, path.ending) {
         (SegKind::Retransmission { .. }, _) => "retransmission",
         (SegKind::KeepaliveProbe, _) => "keepalive probe",
         (_, Ending::InFlight) => "receipt not in the trace",
         _ => "",
     };
+    // A SYN's options are what the handshake negotiates: worth a line of their own.
+    let options = if seg.flags.contains('S') {
+        short_options(&seg.options)
+    } else {
+        String::new()
+    };
+    let tag = match (what.is_empty(), options.is_empty()) {
+        (true, _) => options,
+        (false, true) => what.to_string(),
+        (false, false) => format!("{what} · {options}"),
+    };
+    let tag = tag.as_str();
     let events: Vec<String> = arrow.events().iter().map(usize::to_string).collect();
     let lost = if path.ending == Ending::Head {
         ""
@@ -304,6 +316,18 @@ fn draw_arrow(
         doc.text(spot.tag.0, spot.tag.1, "lbl", &extra, tag);
     }
     doc.raw("</g>\n");
+}
+
+/// Options in tcpdump's words, without padding and timestamp values:
+/// "mss 1460,sackOK,TS val 1 ecr 0,nop,wscale 7" becomes "mss 1460, sackOK, TS, wscale 7".
+pub fn short_options(options: &str) -> String {
+    let words: Vec<&str> = options
+        .split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty() && *o != "nop" && *o != "eol")
+        .map(|o| if o.starts_with("TS ") { "TS" } else { o })
+        .collect();
+    words.join(", ")
 }
 
 /// A filled triangle at the end of `path`, pointing along it.
@@ -397,4 +421,18 @@ fn describe(scene: &Scene, arrow: &Arrow, seg: &Segment) -> String {
         }
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_options;
+
+    #[test]
+    fn syn_options_are_shortened() {
+        assert_eq!(
+            short_options("mss 1460,sackOK,TS val 10 ecr 0,nop,wscale 7"),
+            "mss 1460, sackOK, TS, wscale 7"
+        );
+        assert_eq!(short_options(""), "");
+    }
 }
