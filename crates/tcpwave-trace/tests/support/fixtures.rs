@@ -160,109 +160,59 @@ pub fn three_hosts() -> Trace {
     open(&mut s, 60 * MS, lb_back, backend);
     s.deliver(120 * MS, backend, lb_back, "PA", 1, 101, 200);
     s.deliver(130 * MS, lb_front, CLIENT, "PA", 1, 101, 200);
-    s.state(
-        140 * MS,
-        lb_back,
-        backend,
-        "ESTABLISHED",
-        "FIN_WAIT_1",
-        "close()",
-    );
-    s.deliver(140 * MS, lb_back, backend, "FA", 101, 201, 0);
-    s.state(
-        140 * MS,
-        lb_front,
-        CLIENT,
-        "ESTABLISHED",
-        "FIN_WAIT_1",
-        "close()",
-    );
-    s.deliver(140 * MS, lb_front, CLIENT, "FA", 201, 101, 0);
-    s.state(
-        150 * MS,
-        backend,
-        lb_back,
-        "ESTABLISHED",
-        "CLOSE_WAIT",
-        "FIN received",
-    );
-    s.deliver(150 * MS, backend, lb_back, "FA", 201, 102, 0);
-    s.state(
-        150 * MS,
-        backend,
-        lb_back,
-        "CLOSE_WAIT",
-        "LAST_ACK",
-        "close()",
-    );
-    s.state(
-        150 * MS,
-        CLIENT,
-        lb_front,
-        "ESTABLISHED",
-        "CLOSE_WAIT",
-        "FIN received",
-    );
-    s.deliver(150 * MS, CLIENT, lb_front, "FA", 101, 202, 0);
-    s.state(
-        150 * MS,
-        CLIENT,
-        lb_front,
-        "CLOSE_WAIT",
-        "LAST_ACK",
-        "close()",
-    );
-    s.state(
-        160 * MS,
-        lb_back,
-        backend,
-        "FIN_WAIT_1",
-        "TIME_WAIT",
-        "FIN+ACK received",
-    );
-    s.deliver(160 * MS, lb_back, backend, "A", 102, 202, 0);
-    s.state(
-        160 * MS,
-        lb_front,
-        CLIENT,
-        "FIN_WAIT_1",
-        "TIME_WAIT",
-        "FIN+ACK received",
-    );
-    s.deliver(160 * MS, lb_front, CLIENT, "A", 202, 102, 0);
-    s.state(
-        170 * MS,
-        backend,
-        lb_back,
-        "LAST_ACK",
-        "CLOSED",
-        "ACK of FIN",
-    );
-    s.state(
-        170 * MS,
-        CLIENT,
-        lb_front,
-        "LAST_ACK",
-        "CLOSED",
-        "ACK of FIN",
-    );
-    s.state(
-        60 * S + 160 * MS,
-        lb_back,
-        backend,
-        "TIME_WAIT",
-        "CLOSED",
-        "2MSL expired",
-    );
-    s.state(
-        60 * S + 160 * MS,
-        lb_front,
-        CLIENT,
-        "TIME_WAIT",
-        "CLOSED",
-        "2MSL expired",
-    );
+    close_first(&mut s, 140 * MS, lb_back, backend, (101, 201));
+    close_first(&mut s, 140 * MS, lb_front, CLIENT, (201, 101));
     s.finish()
+}
+
+/// `closer` closes first at `t`, `peer` answers with its own FIN at once; `seqs` are the
+/// two sides' relative sequence numbers at that point.
+fn close_first(s: &mut Script, t: u64, closer: End, peer: End, seqs: (u32, u32)) {
+    let (c, p) = seqs;
+    s.state(t, closer, peer, "ESTABLISHED", "FIN_WAIT_1", "close()");
+    s.deliver(t, closer, peer, "FA", c, p, 0);
+    s.state(
+        t + 10 * MS,
+        peer,
+        closer,
+        "ESTABLISHED",
+        "CLOSE_WAIT",
+        "FIN received",
+    );
+    s.deliver(t + 10 * MS, peer, closer, "FA", p, c + 1, 0);
+    s.state(
+        t + 10 * MS,
+        peer,
+        closer,
+        "CLOSE_WAIT",
+        "LAST_ACK",
+        "close()",
+    );
+    s.state(
+        t + 20 * MS,
+        closer,
+        peer,
+        "FIN_WAIT_1",
+        "TIME_WAIT",
+        "FIN+ACK received",
+    );
+    s.deliver(t + 20 * MS, closer, peer, "A", c + 1, p + 1, 0);
+    s.state(
+        t + 30 * MS,
+        peer,
+        closer,
+        "LAST_ACK",
+        "CLOSED",
+        "ACK of FIN",
+    );
+    s.state(
+        60 * S + t + 20 * MS,
+        closer,
+        peer,
+        "TIME_WAIT",
+        "CLOSED",
+        "2MSL expired",
+    );
 }
 
 /// An idle connection whose peer vanished: probes after 2 h, every 75 s, then a reset.
