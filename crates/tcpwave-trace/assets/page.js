@@ -210,8 +210,13 @@
     document.getElementById("prev").disabled = current < 0;
     document.getElementById("next").disabled = current >= count - 1;
     renderBlocks();
-    reveal(document.getElementById("diagram"), first);
-    reveal(document.getElementById("events-wrap"), rows[current]);
+    if (current < 0) {
+      document.getElementById("diagram").scrollTo(0, 0);
+      document.getElementById("events-wrap").scrollTo(0, 0);
+    } else {
+      reveal(document.getElementById("diagram"), first);
+      reveal(document.getElementById("events-wrap"), rows[current]);
+    }
   }
 
   function go(i) {
