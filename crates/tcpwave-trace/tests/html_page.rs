@@ -198,3 +198,27 @@ fn every_scenario_page_works_from_disk() {
         assert_self_contained(&browser, info.name);
     }
 }
+
+#[test]
+fn the_page_needs_nothing_from_outside() {
+    let trace = default_run("lost-final-ack");
+    let page = html::render(&trace, &SvgOptions::default());
+    for outside in ["<script src", "<link", "@import", "url(", "https://"] {
+        assert!(
+            !page.contains(outside),
+            "the page refers to something outside: {outside}"
+        );
+    }
+    let http: Vec<&str> = page.matches("http://").collect();
+    assert_eq!(http.len(), 1, "only the SVG namespace name is a URL");
+    let start = page
+        .find(r#"<script type="application/json" id="trace-data">"#)
+        .expect("data");
+    let data = &page[start..];
+    let data = &data[data.find('>').unwrap() + 1..data.find("</script>").unwrap()];
+    let value: Value = serde_json::from_str(data).expect("the embedded data is JSON");
+    assert_eq!(
+        value["events"].as_array().map(Vec::len),
+        Some(trace.events.len())
+    );
+}

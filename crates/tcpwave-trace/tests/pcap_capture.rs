@@ -268,3 +268,60 @@ fn tshark_sees_the_retransmitted_fin_at_the_server() {
         "it is a FIN: {marked:?}"
     );
 }
+
+#[test]
+fn tshark_sees_virtual_times_and_the_real_options() {
+    if !support::tool_available("tshark", "tshark_sees_virtual_times_and_the_real_options") {
+        return;
+    }
+    let trace = default_run("three-way-handshake");
+    let file = support::out_dir().join("three-way-handshake-options.pcap");
+    std::fs::write(&file, pcap::to_bytes(&trace, &CaptureAt::Wire).unwrap()).unwrap();
+    let fields = tshark(
+        &file,
+        &[
+            "-T",
+            "fields",
+            "-E",
+            "separator=,",
+            "-e",
+            "frame.time_epoch",
+            "-e",
+            "tcp.options.mss_val",
+            "-e",
+            "tcp.options.wscale.shift",
+            "-e",
+            "tcp.options.timestamp.tsval",
+        ],
+    );
+    let sent: Vec<_> = trace.sent().collect();
+    let lines: Vec<&str> = fields.lines().collect();
+    assert_eq!(lines.len(), sent.len());
+    for ((event, seg), line) in sent.iter().zip(&lines) {
+        let parts: Vec<&str> = line.split(',').collect();
+        let epoch: f64 = parts[0].parse().expect("a time");
+        assert!(
+            (epoch - event.t_us as f64 / 1e6).abs() < 1e-6,
+            "virtual time of {line}"
+        );
+        if seg.flags.contains('S') {
+            assert!(
+                seg.options.contains(&format!("mss {}", parts[1])),
+                "MSS {line} vs {}",
+                seg.options
+            );
+            assert!(
+                seg.options.contains(&format!("wscale {}", parts[2])),
+                "wscale {line} vs {}",
+                seg.options
+            );
+        }
+        if !parts[3].is_empty() {
+            assert!(
+                seg.options.contains(&format!("TS val {} ", parts[3])),
+                "TSval {line} vs {}",
+                seg.options
+            );
+        }
+    }
+}
