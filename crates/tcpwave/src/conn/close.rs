@@ -28,9 +28,20 @@ impl Conn {
                 ctx.counters.TCPAbortOnClose += 1;
                 self.reset_and_close(ctx);
             }
+            State::Closing | State::LastAck
+                if self.opts.linger == Some(Duration::ZERO) && self.fin_sent() =>
+            {
+                // SO_LINGER {on, 0} once our FIN is out: Linux tcp_disconnect resets only
+                // in ESTABLISHED, CLOSE_WAIT, FIN_WAIT_1/2 and SYN_RECEIVED
+                // (tcp_need_reset), or in CLOSING/LAST_ACK with data unsent; otherwise
+                // the connection is dropped without a segment.
+                ctx.counters.TCPAbortOnData += 1;
+                self.timers = [None; TimerKind::COUNT];
+                self.set_state(ctx, State::Closed, Reason::AppAbort);
+            }
             _ if self.opts.linger == Some(Duration::ZERO) => {
-                // SO_LINGER {on, 0}: abortive close, RST and no TIME_WAIT
-                // (Linux counts it as TCPAbortOnData).
+                // SO_LINGER {on, 0}: abortive close (RFC 9293 §3.10.5 ABORT), RST and no
+                // TIME_WAIT (Linux counts it as TCPAbortOnData).
                 ctx.counters.TCPAbortOnData += 1;
                 self.reset_and_close(ctx);
             }
@@ -94,6 +105,11 @@ impl Conn {
         }
         self.timers = [None; TimerKind::COUNT];
         self.set_state(ctx, State::Closed, Reason::AppAbort);
+    }
+
+    /// Our FIN has been sent (perhaps not acknowledged): nothing is left unsent.
+    fn fin_sent(&self) -> bool {
+        matches!(self.fin_seq, Some(fin) if self.snd_nxt > fin)
     }
 
     fn queue_fin(&mut self) {
