@@ -47,7 +47,7 @@ fn abs_seqs(t: &Trace, host: &str, to_addr: &str, flags: &str) -> Vec<(u64, u32,
 #[test]
 fn so_linger_zero_sends_rst_and_leaves_no_time_wait() {
     let t = run("abortive-close");
-    let segs = sent(&t);
+    let segs = sent_between(&t, "client", "server");
     assert_eq!(segs.last().unwrap(), &seg("client", "RA", 19, 26, 0));
     assert!(
         segs.iter().all(|s| !s.1.contains('F')),
@@ -62,7 +62,7 @@ fn so_linger_zero_sends_rst_and_leaves_no_time_wait() {
         ]
     );
     assert_eq!(
-        path(&t, "server"),
+        path_of(&t, "server", "192.0.2.1"),
         [
             "LISTEN>SYN_RECEIVED",
             "SYN_RECEIVED>ESTABLISHED",
@@ -71,15 +71,38 @@ fn so_linger_zero_sends_rst_and_leaves_no_time_wait() {
     );
     let client_close = changes(&t, "client", "");
     assert_eq!(client_close.last().unwrap().2, "abort");
-    assert_eq!(times_of(&t, "server", "CLOSED"), [50 * MS]);
+    assert_eq!(changes(&t, "server", "192.0.2.1")[2].0, 50 * MS);
     assert!(app_saw(&t, "server", "ECONNRESET"));
-    for host in ["client", "server"] {
-        assert!(times_of(&t, host, "TIME_WAIT").is_empty());
-    }
+    assert!(times_of(&t, "client", "TIME_WAIT").is_empty());
+    assert!(path_of(&t, "server", "192.0.2.1")
+        .iter()
+        .all(|p| !p.contains("TIME_WAIT")));
     assert_eq!(counter(&t, "client", "TCPAbortOnData"), 1);
     assert_eq!(counter(&t, "client", "OutRsts"), 1);
     assert_eq!(counter(&t, "client", "EstabResets"), 1);
-    assert_eq!(counter(&t, "server", "EstabResets"), 1);
+}
+
+#[test]
+fn so_linger_zero_after_our_fin_drops_the_connection_without_rst() {
+    let t = run("abortive-close");
+    // LAST_ACK with our FIN out: Linux tcp_disconnect sends nothing (tcp_need_reset).
+    let ours = changes(&t, "client2", "");
+    let last = ours.last().unwrap();
+    assert_eq!(
+        (last.0, last.1.as_str(), last.2.as_str()),
+        (45 * MS, "LAST_ACK>CLOSED", "abort")
+    );
+    let segs = sent_between(&t, "client2", "server");
+    assert!(segs.contains(&seg("client2", "FA", 19, 27, 0)), "{segs:?}");
+    assert!(
+        !segs.iter().any(|s| s.1 == "RA"),
+        "no RST from the socket: {segs:?}"
+    );
+    // The server's ACK of that FIN then finds no socket: <SEQ=SEG.ACK><CTL=RST>, which
+    // in turn ends the server's TIME_WAIT early (tcp_rfc1337=0).
+    assert_eq!(segs.last().unwrap(), &seg("client2", "R", 20, 0, 0));
+    assert_eq!(counter(&t, "client2", "TCPAbortOnData"), 1);
+    assert_eq!(counter(&t, "client2", "EstabResets"), 0);
 }
 
 #[test]

@@ -16,8 +16,41 @@ use crate::sim::Sim;
 
 const ATTACKER: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 66);
 
+/// After the server's response and FIN: shutdown(SHUT_WR) (LAST_ACK, our FIN goes out),
+/// then 5 ms later SO_LINGER {on, 0} and close().
+fn lingering_after_shutdown() -> Box<dyn App> {
+    app(move |ctx, input| match input {
+        Input::Start => {
+            let _ = ctx.connect(server_addr());
+        }
+        Input::Event(Event::Connected { conn }) => {
+            let _ = ctx.send(conn, REQUEST);
+        }
+        Input::Event(Event::PeerClosed { conn }) => {
+            if let Ok((_, true)) = ctx.recv(conn) {
+                if ctx.state(conn) == Some(State::CloseWait) {
+                    ctx.shutdown_write(conn);
+                    ctx.wake_after(Duration::from_millis(5), 0);
+                }
+            }
+        }
+        Input::Wake(_) => {
+            for conn in ctx.connections() {
+                ctx.set_option(conn, SockOpt::Linger(Some(Duration::ZERO)));
+                ctx.close(conn);
+            }
+        }
+        _ => {}
+    })
+}
+
 /// Client: request; once the reply is in, SO_LINGER {on, 0} and close(): RST at
 /// SND.NXT instead of FIN, no TIME_WAIT anywhere. The server learns ECONNRESET.
+///
+/// `client2` asks with HTTP/1.0 semantics (the server answers and closes), shuts down
+/// its side (LAST_ACK, FIN sent) and then closes with SO_LINGER {on, 0}: Linux
+/// `tcp_disconnect` sends no RST once everything including the FIN is out; the
+/// connection is just dropped, and the server's ACK of that FIN finds no socket (RST).
 pub fn abortive_close(opts: &RunOptions) -> Result<Trace, ScenarioError> {
     let mut sim = new_sim("abortive-close", opts);
     let cfg = opts.config(Config::default())?;
@@ -32,13 +65,52 @@ pub fn abortive_close(opts: &RunOptions) -> Result<Trace, ScenarioError> {
         "server",
         "server",
         SERVER,
+        cfg.clone(),
+        Some(reply_server_closing_for(CLIENT2)),
+    );
+    sim.add_host(
+        "client2",
+        "client (shutdown, then SO_LINGER {on, 0})",
+        CLIENT2,
         cfg,
-        Some(reply_server(PORT, REPLY, OnEof::Close)),
+        Some(lingering_after_shutdown()),
     );
     let linger_zero = vec![SockOpt::Linger(Some(Duration::ZERO))];
     set_options(&mut sim, client, tcpwave::Instant::ZERO, linger_zero);
     sim.run_until(secs(120))?;
     Ok(sim.finish())
+}
+
+/// Replies to each request; closes right after the reply for `closes_first`, else on EOF.
+fn reply_server_closing_for(closes_first: Ipv4Addr) -> Box<dyn App> {
+    let mut listener = None;
+    app(move |ctx, input| match input {
+        Input::Start => listener = ctx.listen(PORT, 128).ok(),
+        Input::Event(Event::Acceptable { .. }) => {
+            if let Some(l) = listener {
+                ctx.accept_all(l);
+            }
+        }
+        Input::Event(Event::Readable { conn } | Event::PeerClosed { conn }) => {
+            if !ctx.connections().contains(&conn) {
+                return;
+            }
+            let Ok((data, eof)) = ctx.recv(conn) else {
+                return;
+            };
+            let first = ctx
+                .endpoint()
+                .tuple(conn)
+                .is_some_and(|t| t.remote_addr == closes_first);
+            if !data.is_empty() {
+                let _ = ctx.send(conn, REPLY);
+            }
+            if eof || (first && !data.is_empty()) {
+                ctx.close(conn);
+            }
+        }
+        _ => {}
+    })
 }
 
 /// A client that sends its request and closes at 1 s, having read what arrived or not.
