@@ -323,3 +323,29 @@ fn time_wait_lands_on_whoever_closes_first_behind_a_load_balancer() {
         ]
     );
 }
+
+#[test]
+fn tcp_max_tw_buckets_caps_time_wait_and_says_so() {
+    // Over the cap a closing connection keeps no TIME_WAIT (Linux inet_twsk_alloc
+    // refuses, TCPTimeWaitOverflow): the table stops at 300, the ports come free at once,
+    // and connect() never runs out.
+    let t = run_with(
+        "port-exhaustion",
+        &["ip_local_port_range=40000-40999", "tcp_max_tw_buckets=300"],
+    );
+    for second in [10, 30, 60, 120] {
+        let tw = fig(&t, &format!("client TIME_WAIT at {second}s"));
+        assert!(tw <= 300.0, "{second}s: {tw}");
+    }
+    assert_eq!(fig(&t, "client TIME_WAIT at 60s"), 300.0);
+    assert_eq!(fig(&t, "EADDRNOTAVAIL failures"), 0.0);
+    let overflow = counter(&t, "client", "TCPTimeWaitOverflow");
+    let opens = counter(&t, "client", "ActiveOpens");
+    let expired = counter(&t, "client", "TW");
+    assert!(overflow > 1000, "{overflow}");
+    // Every closed connection either kept TIME_WAIT (expired or still there) or overflowed.
+    assert!(
+        opens - overflow - expired <= 301,
+        "{opens} {overflow} {expired}"
+    );
+}
