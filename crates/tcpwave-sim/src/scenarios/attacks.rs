@@ -205,25 +205,28 @@ fn established_tuple(sim: &Sim, server: usize) -> Option<FourTuple> {
         .map(|s| FourTuple::new(s.local, s.remote))
 }
 
-/// One forged segment against the server's connection, computed from its state now.
-type Attack = fn(rcv_nxt: SeqNumber, snd_una: SeqNumber) -> (TcpFlags, SeqNumber, SeqNumber, usize);
+/// One forged segment against the server's connection, computed from its RCV.NXT and
+/// SND.UNA at the time: (flags, SEQ, ACK, payload length).
+type Attack = fn(SeqNumber, SeqNumber) -> (TcpFlags, SeqNumber, SeqNumber, usize);
 
-/// The attacks, one per second from 1 s, each against the live connection's numbers.
-/// The server's receive window is 64 KiB and more, so +1000 is inside it and +2^30 is not.
-const ATTACKS: &[(&str, Attack)] = &[
-    ("RST in window, not at RCV.NXT", |r, u| {
-        (TcpFlags::RST, r + 1000u32, u, 0)
-    }),
-    ("RST outside the window", |r, u| {
-        (TcpFlags::RST, r + (1u32 << 30), u, 0)
-    }),
-    ("SYN in window", |r, u| (TcpFlags::SYN, r + 1000u32, u, 0)),
-    ("SYN outside the window", |r, u| {
-        (TcpFlags::SYN, r + (1u32 << 30), u, 0)
-    }),
-    ("data acknowledging below SND.UNA - MAX.SND.WND", |r, u| {
+/// The attack script: (second, copies, segment). The server's receive window is 64 KiB
+/// and more, so +1000 is inside it and +2^30 is not.
+const ATTACKS: &[(u64, usize, Attack)] = &[
+    // RST in the window but not at RCV.NXT (RFC 5961 §3.2).
+    (1, 1, |r, u| (TcpFlags::RST, r + 1000u32, u, 0)),
+    // RST outside the window: dropped silently.
+    (2, 1, |r, u| (TcpFlags::RST, r + (1u32 << 30), u, 0)),
+    // SYN in and out of the window (RFC 5961 §4.2).
+    (3, 1, |r, u| (TcpFlags::SYN, r + 1000u32, u, 0)),
+    (4, 1, |r, u| (TcpFlags::SYN, r + (1u32 << 30), u, 0)),
+    // Data acknowledging below SND.UNA - MAX.SND.WND (RFC 5961 §5.2).
+    (5, 1, |r, u| {
         (TcpFlags::ACK | TcpFlags::PSH, r, u - (1u32 << 30), 16)
     }),
+    // A burst of in-window RSTs against the challenge ACK limit (RFC 5961 §7).
+    (6, 5, |r, u| (TcpFlags::RST, r + 2000u32, u, 0)),
+    // The one that works: RST exactly at RCV.NXT.
+    (8, 1, |r, u| (TcpFlags::RST, r, u, 0)),
 ];
 
 /// A long-lived connection (the server listens, the client asked once). From 1 s an
@@ -259,54 +262,21 @@ pub fn blind_reset_attack(opts: &RunOptions) -> Result<Trace, ScenarioError> {
     );
     let attacker = sim.add_host("attacker", "off-path attacker", ATTACKER, base, None);
     sim.run_until(secs(1))?;
-    let tuple = established_tuple(&sim, server).ok_or_else(|| {
-        ScenarioError::Sim(crate::sim::SimError::UnknownHost(
-            "no established connection on the server".into(),
-        ))
-    })?;
-    let (client_addr, server_sock) = (tuple.remote(), tuple.local());
-    let mut at = secs(1);
-    for &(_, attack) in ATTACKS {
-        sim.run_until(at)?;
-        let info = sim.endpoint(server).info_by_tuple(&tuple);
-        let Some(info) = info else { break };
+    // The attacker knows the 4-tuple, not the numbers; the script reads them to aim.
+    let Some(tuple) = established_tuple(&sim, server) else {
+        return Ok(sim.finish());
+    };
+    for &(at_s, copies, attack) in ATTACKS {
+        sim.run_until(secs(at_s))?;
+        let Some(info) = sim.endpoint(server).info_by_tuple(&tuple) else {
+            break;
+        };
         let (flags, seq, ack, len) = attack(info.rcv_nxt, info.snd_una);
-        let packet = forge(
-            client_addr,
-            server_sock,
-            flags,
-            seq,
-            ack,
-            &[b'!'; 16][..len],
-        );
-        sim.inject(at, attacker, packet);
-        at += secs_d(1);
-    }
-    sim.run_until(secs(6))?;
-    if let Some(info) = sim.endpoint(server).info_by_tuple(&tuple) {
-        for _ in 0..5 {
-            let packet = forge(
-                client_addr,
-                server_sock,
-                TcpFlags::RST,
-                info.rcv_nxt + 2000u32,
-                info.snd_una,
-                &[],
-            );
-            sim.inject(secs(6), attacker, packet);
+        let payload = &[b'!'; 16][..len];
+        for _ in 0..copies {
+            let packet = forge(tuple.remote(), tuple.local(), flags, seq, ack, payload);
+            sim.inject(secs(at_s), attacker, packet);
         }
-    }
-    sim.run_until(secs(8))?;
-    if let Some(info) = sim.endpoint(server).info_by_tuple(&tuple) {
-        let exact = forge(
-            client_addr,
-            server_sock,
-            TcpFlags::RST,
-            info.rcv_nxt,
-            info.snd_una,
-            &[],
-        );
-        sim.inject(secs(8), attacker, exact);
     }
     send_at(&mut sim, client, secs(9), b"still there?\n");
     sim.run_until(secs(20))?;
