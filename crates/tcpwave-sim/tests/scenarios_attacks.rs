@@ -204,8 +204,7 @@ fn an_rst_for_time_wait_kills_it_unless_rfc1337() {
         // answers that ACK with an RST at exactly the entry's RCV.NXT.
         let late_ack = sent_between(&t, client, server)
             .into_iter()
-            .filter(|s| s.0 == client)
-            .last()
+            .rfind(|s| s.0 == client)
             .unwrap();
         assert_eq!(late_ack, seg(client, "A", 20, 27, 0));
         assert_eq!(
