@@ -313,8 +313,21 @@ impl Lab {
     /// `count` more TIME_WAIT sockets in A toward 192.0.2.2:9090.
     pub fn add_time_wait(&mut self, count: usize) {
         let before = self.ss_counts().get("TIME-WAIT").copied().unwrap_or(0);
+        let want = before + count as u64;
         self.server.run(&format!("tw {count}"));
-        self.wait_for_state("time-wait", Some(before + count as u64));
+        // Under load the peer's accept queue can overflow, and a connection whose
+        // handshake the peer dropped ends in RST, not TIME_WAIT. Top up (bounded) until
+        // exactly `count` more TIME_WAIT sockets exist; the peer never closes first, so
+        // the count cannot overshoot.
+        for _ in 0..5 {
+            self.wait_for_state("time-wait", None);
+            let now = self.ss_counts().get("TIME-WAIT").copied().unwrap_or(0);
+            if now >= want {
+                break;
+            }
+            self.server.run(&format!("tw {}", want - now));
+        }
+        self.wait_for_state("time-wait", Some(want));
     }
 
     pub fn add_established(&mut self, count: usize) {
