@@ -167,7 +167,14 @@ impl Conn {
     pub(crate) fn arm_keepalive(&mut self, ctx: &mut Ctx<'_>) {
         if self.opts.keepalive && self.state.is_synchronized() {
             let idle = self.keepalive_idle(ctx.cfg);
-            self.set_timer(TimerKind::Keepalive, self.last_received + idle);
+            // Linux: switching keepalive on (tcp_set_keepalive, or the handshake ending)
+            // arms the timer a full idle time from now; changing TCP_KEEPIDLE while it
+            // runs (tcp_sock_set_keepidle_locked) counts the idle time already passed.
+            let from = match self.timer(TimerKind::Keepalive) {
+                None => ctx.now,
+                Some(_) => self.last_received,
+            };
+            self.set_timer(TimerKind::Keepalive, from + idle);
         } else {
             self.clear_timer(TimerKind::Keepalive);
         }
