@@ -7,6 +7,9 @@ use crate::event::{Event, Reason};
 use crate::tuple::FourTuple;
 use crate::wire::TcpRepr;
 
+/// Linux `TCP_PAWS_MSL`: an RST older than TS.Recent passes PAWS once TS.Recent is this old.
+const PAWS_MSL_SECS: u32 = 60;
+
 impl Endpoint {
     pub(crate) fn time_wait_segment(&mut self, tuple: FourTuple, seg: &TcpRepr, payload: &[u8]) {
         let Some(&entry) = self.time_wait.get(&tuple) else {
@@ -14,10 +17,14 @@ impl Endpoint {
         };
         let flags = seg.flags;
         let tsval = seg.options.timestamps.map(|(v, _)| v);
-        // RFC 7323 §5.3 (PAWS): an older TSval marks an old duplicate.
-        let paws_reject = !flags.rst()
-            && entry.timestamps()
-            && matches!(tsval, Some(v) if (v.wrapping_sub(entry.ts_recent) as i32) < 0);
+        // RFC 7323 §5.3 (PAWS): an older TSval marks an old duplicate. Linux
+        // tcp_paws_reject: no PAWS against TS.Recent 0, and an RST is let through only
+        // once TS.Recent is TCP_PAWS_MSL (60 s) old.
+        let older = matches!(tsval, Some(v) if (v.wrapping_sub(entry.ts_recent) as i32) < 0);
+        let now_secs = (self.now.total_micros() / 1_000_000) as u32;
+        let stale = now_secs.wrapping_sub(entry.ts_recent_stamp_secs) >= PAWS_MSL_SECS;
+        let paws_reject =
+            entry.timestamps() && entry.ts_recent != 0 && older && !(flags.rst() && stale);
         let bare = payload.is_empty() && !flags.syn() && !flags.fin();
         if !paws_reject && seg.seq == entry.rcv_nxt && (bare || flags.rst()) {
             if flags.rst() {
