@@ -235,6 +235,19 @@ fn an_rst_for_time_wait_kills_it_unless_rfc1337() {
     );
     assert_eq!(counter(&t, "client", "TWKilled"), 1);
     assert_eq!(counter(&t, "client", "TW"), 0);
+    // PAWS counted the old duplicate data and, at 2 s, an RST at exactly RCV.NXT that
+    // carried an old timestamp: TIME_WAIT ignored it (no answer, no end).
+    let forged: Vec<_> = t
+        .sent()
+        .filter(|(e, _)| e.host == "attacker")
+        .map(|(e, s)| (e.t_us, s.flags.clone(), s.rel_seq))
+        .collect();
+    assert_eq!(forged, [(2 * SEC, "R".to_string(), 27)]);
+    assert_eq!(counter(&t, "client", "PAWSEstab"), 2);
+    assert_eq!(counter(&t, "client-1337", "PAWSEstab"), 1);
+    assert!(!t
+        .sent()
+        .any(|(e, _)| e.host == "client" && (2 * SEC..3 * SEC).contains(&e.t_us)));
     assert_eq!(counter(&t, "client-1337", "TWKilled"), 0);
     assert_eq!(counter(&t, "client-1337", "TW"), 1);
 }

@@ -139,13 +139,24 @@ fn keepalive_probes_to_a_live_peer_are_acked_and_the_idle_timer_restarts() {
         assert_eq!(pair[1] - pair[0], 7200 * SEC + 20 * MS);
     }
     assert_eq!(final_state(&t, "client"), ["ESTABLISHED"]);
-    assert_eq!(final_state(&t, "server"), ["ESTABLISHED"]);
+    assert_eq!(final_state(&t, "server"), ["ESTABLISHED", "ESTABLISHED"]);
     assert!(
         !saw(&t).iter().any(|s| s.contains("error")),
         "{:?}",
         saw(&t)
     );
     assert_eq!(counter(&t, "client", "TCPAbortOnTimeout"), 0);
+}
+
+#[test]
+fn keepalive_switched_on_late_waits_a_full_idle_time_from_then() {
+    let t = run("keepalive-alive-peer");
+    // Idle since 40 ms; SO_KEEPALIVE at 1000 s: Linux tcp_set_keepalive arms the timer
+    // keepalive_time from now, so the first probe is at 8200 s, not 7200.04 s.
+    let p = probes(&t, "client2");
+    assert_eq!(p[0], 8200 * SEC);
+    assert_eq!(p[1] - p[0], 7200 * SEC + 20 * MS);
+    assert_eq!(final_state(&t, "client2"), ["ESTABLISHED"]);
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 
 use tcpwave::wire::{self, TcpFlags, TcpOptions, TcpRepr};
 use tcpwave::{Config, Duration, Event, FourTuple, SeqNumber, SockOpt, State};
-use tcpwave_trace::Trace;
+use tcpwave_trace::{Body, Trace};
 
 use super::common::*;
 use super::keepalive::{new_sim, send_at, set_options, CLIENT2};
@@ -170,7 +170,8 @@ pub fn close_with_unread_data(opts: &RunOptions) -> Result<Trace, ScenarioError>
     Ok(sim.finish())
 }
 
-/// A segment an attacker forges, claiming to come from `src`.
+/// A segment an attacker forges, claiming to come from `src`, with an optional
+/// timestamps option (TSval, TSecr).
 pub(super) fn forge(
     src: SocketAddrV4,
     dst: SocketAddrV4,
@@ -178,6 +179,7 @@ pub(super) fn forge(
     seq: SeqNumber,
     ack: SeqNumber,
     payload: &[u8],
+    timestamps: Option<(u32, u32)>,
 ) -> Vec<u8> {
     let repr = TcpRepr {
         src_port: src.port(),
@@ -187,13 +189,64 @@ pub(super) fn forge(
         flags,
         window: 1024,
         urgent: 0,
-        options: TcpOptions::default(),
+        options: TcpOptions {
+            timestamps,
+            ..TcpOptions::default()
+        },
     };
     let mut buf = vec![0u8; 128 + payload.len()];
     let len = wire::emit_ipv4_tcp(*src.ip(), *dst.ip(), 64, 0x1337, &repr, payload, &mut buf)
         .expect("a forged segment fits its buffer");
     buf.truncate(len);
     buf
+}
+
+/// The TSval of the last segment `host` sent, read from the trace so far.
+fn last_tsval(sim: &Sim, host: &str) -> Option<u32> {
+    sim.rec
+        .trace
+        .events
+        .iter()
+        .rev()
+        .find_map(|e| match &e.body {
+            Body::Send(s) if e.host == host => wire::parse_ipv4_tcp(&s.packet)
+                .ok()
+                .and_then(|(_, tcp, _)| tcp.options.timestamps)
+                .map(|(tsval, _)| tsval),
+            _ => None,
+        })
+}
+
+/// At 2 s, an RST at exactly RCV.NXT of `host`'s TIME_WAIT entry, carrying a timestamp
+/// older than the last one its peer sent: an old duplicate, which PAWS rejects.
+fn inject_old_rst(sim: &mut Sim, host: usize, peer: &str) -> Result<(), ScenarioError> {
+    sim.run_until(secs(2))?;
+    let entry = sim
+        .endpoint(host)
+        .snapshot()
+        .into_iter()
+        .find(|s| s.state == State::TimeWait);
+    let Some(entry) = entry else { return Ok(()) };
+    let tuple = FourTuple::new(entry.local, entry.remote);
+    let (Some(info), Some(tsval)) = (
+        sim.endpoint(host).info_by_tuple(&tuple),
+        last_tsval(sim, peer),
+    ) else {
+        return Ok(());
+    };
+    let old = Some((tsval.wrapping_sub(1000), 0));
+    let rst = forge(
+        tuple.remote(),
+        tuple.local(),
+        TcpFlags::RST,
+        info.rcv_nxt,
+        SeqNumber(0),
+        &[],
+        old,
+    );
+    let attacker = sim.host_index("attacker")?;
+    sim.inject(secs(2), attacker, rst);
+    Ok(())
 }
 
 /// The server's end of its only established connection.
@@ -274,7 +327,15 @@ pub fn blind_reset_attack(opts: &RunOptions) -> Result<Trace, ScenarioError> {
         let (flags, seq, ack, len) = attack(info.rcv_nxt, info.snd_una);
         let payload = &[b'!'; 16][..len];
         for _ in 0..copies {
-            let packet = forge(tuple.remote(), tuple.local(), flags, seq, ack, payload);
+            let packet = forge(
+                tuple.remote(),
+                tuple.local(),
+                flags,
+                seq,
+                ack,
+                payload,
+                None,
+            );
             sim.inject(secs(at_s), attacker, packet);
         }
     }
@@ -286,6 +347,10 @@ pub fn blind_reset_attack(opts: &RunOptions) -> Result<Trace, ScenarioError> {
 const CLIENT_1337: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
 const SERVER_1337: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 2);
 
+/// First, at 2 s, an RST at exactly the entry's RCV.NXT but with an old timestamp (a
+/// stale duplicate) reaches `client`'s TIME_WAIT: PAWS rejects it (Linux
+/// `tcp_paws_reject`, RST or not, while TS.Recent is under 60 s old) and the entry lives.
+///
 /// Two client/server pairs, `tcp_rfc1337=0` (Linux's default) and `=1`. Each server's
 /// reply is held up 3 s in the network; the server retransmits it after an RTO, the
 /// client reads it and closes first, so the client holds TIME_WAIT. At 3 s the held-up
@@ -329,6 +394,16 @@ pub fn time_wait_assassination(opts: &RunOptions) -> Result<Trace, ScenarioError
             move |s: &SegView| s.from == server && s.len == reply_len,
         ));
     }
+    let attacker_cfg = opts.config(Config::default())?;
+    sim.add_host(
+        "attacker",
+        "old duplicate RST",
+        ATTACKER,
+        attacker_cfg,
+        None,
+    );
+    let client = sim.host_index("client")?;
+    inject_old_rst(&mut sim, client, "server")?;
     sim.run_until(secs(120))?;
     Ok(sim.finish())
 }

@@ -122,7 +122,9 @@ pub fn keepalive_dead_peer(opts: &RunOptions) -> Result<Trace, ScenarioError> {
 
 /// An idle connection with SO_KEEPALIVE to a live peer: every 7200 s of silence a probe
 /// (SEQ = SND.UNA − 1, no data) draws an ACK, which restarts the idle timer. After three
-/// probes the connection is still ESTABLISHED.
+/// probes the connection is still ESTABLISHED. `client2` turns SO_KEEPALIVE on only
+/// at 1000 s: as in Linux (tcp_set_keepalive) its first probe comes 7200 s after that,
+/// not 7200 s after the last segment.
 pub fn keepalive_alive_peer(opts: &RunOptions) -> Result<Trace, ScenarioError> {
     let mut sim = new_sim("keepalive-alive-peer", opts);
     let cfg = opts.config(Config::default())?;
@@ -137,8 +139,15 @@ pub fn keepalive_alive_peer(opts: &RunOptions) -> Result<Trace, ScenarioError> {
         "server",
         "server (alive, idle)",
         SERVER,
-        cfg,
+        cfg.clone(),
         Some(reply_server(PORT, REPLY, OnEof::Close)),
+    );
+    let late = sim.add_host(
+        "client2",
+        "client (SO_KEEPALIVE from 1000 s)",
+        CLIENT2,
+        cfg,
+        Some(asking_client()),
     );
     set_options(
         &mut sim,
@@ -146,6 +155,7 @@ pub fn keepalive_alive_peer(opts: &RunOptions) -> Result<Trace, ScenarioError> {
         Instant::ZERO,
         vec![SockOpt::KeepAlive(true)],
     );
+    set_options(&mut sim, late, secs(1000), vec![SockOpt::KeepAlive(true)]);
     sim.run_until(secs(3 * 7200 + 60))?;
     Ok(sim.finish())
 }
