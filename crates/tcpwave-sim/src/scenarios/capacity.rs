@@ -531,12 +531,15 @@ fn remedy_figures(label: &str, r: &ExhaustionReport) -> Vec<Figure> {
             "",
         ),
         figure(
-            format!("{label}: new connections per second"),
+            format!("{label}: new connections per second per source address"),
             (s.opened as f64 / run_s * 10.0).round() / 10.0,
             "/s",
         ),
         figure(
-            format!("{label}: client TIME_WAIT at {}s", last.0),
+            format!(
+                "{label}: client TIME_WAIT per source address at {}s",
+                last.0
+            ),
             last.1 as f64,
             "entries",
         ),
