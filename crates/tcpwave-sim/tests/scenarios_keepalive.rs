@@ -214,6 +214,28 @@ fn a_connect_to_a_dead_host_gives_up_after_tcp_syn_retries() {
 }
 
 #[test]
+fn a_half_open_connection_gives_up_after_tcp_synack_retries() {
+    let t = run("peer-crash");
+    let syn_acks: Vec<u64> = sends(&t, "server2", "SA").iter().map(|x| x / MS).collect();
+    assert_eq!(
+        syn_acks,
+        [10, 1010, 3010, 7010, 15010, 31010],
+        "1 s initial RTO, doubled"
+    );
+    let dropped = closed_by(&t, "server2", "retransmissions exhausted").unwrap();
+    assert_eq!(dropped, 63 * SEC + 10 * MS);
+    assert_eq!(
+        path(&t, "server2"),
+        ["LISTEN>SYN_RECEIVED", "SYN_RECEIVED>CLOSED"]
+    );
+    assert!(
+        !app_saw(&t, "server2", "error"),
+        "never accepted: nobody to tell"
+    );
+    assert_eq!(counter(&t, "server2", "AttemptFails"), 1);
+}
+
+#[test]
 fn tcp_user_timeout_cuts_the_last_rto_short() {
     let t = run("peer-crash");
     let data = sends(&t, "client4", "PA");

@@ -15,6 +15,8 @@ use crate::sim::Sim;
 pub(super) const CLIENT2: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 3);
 pub(super) const CLIENT3: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 4);
 pub(super) const CLIENT4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 5);
+const CLIENT5: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 6);
+const SERVER2: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 7);
 
 /// An empty simulation named after a registered scenario.
 pub(super) fn new_sim(name: &str, opts: &RunOptions) -> Sim {
@@ -171,6 +173,9 @@ pub fn keepalive_alive_peer(opts: &RunOptions) -> Result<Trace, ScenarioError> {
 /// - `client4` writes at 2 s with TCP_USER_TIMEOUT 30 s: the last RTO is cut short so
 ///   that ETIMEDOUT comes exactly 30 s after the write (Linux
 ///   `tcp_clamp_rto_to_user_timeout`).
+/// - `client5` dies 5 ms after sending its SYN to `server2`: the half-open connection
+///   resends its SYN-ACK `tcp_synack_retries` (5) times and is dropped 63 s after the
+///   first.
 pub fn peer_crash(opts: &RunOptions) -> Result<Trace, ScenarioError> {
     let mut sim = new_sim("peer-crash", opts);
     let cfg = opts.config(Config::default())?;
@@ -217,7 +222,7 @@ pub fn peer_crash(opts: &RunOptions) -> Result<Trace, ScenarioError> {
         "client4",
         "client (TCP_USER_TIMEOUT 30 s, writes at 2 s)",
         CLIENT4,
-        cfg,
+        cfg.clone(),
         Some(idle_client()),
     );
     set_options(
@@ -226,6 +231,24 @@ pub fn peer_crash(opts: &RunOptions) -> Result<Trace, ScenarioError> {
         Instant::ZERO,
         vec![SockOpt::UserTimeout(secs_d(30))],
     );
+    // A client that dies right after its SYN, toward a second, live server: the
+    // half-open SYN_RECEIVED resends its SYN-ACK `tcp_synack_retries` (5) times.
+    let server2 = SocketAddrV4::new(SERVER2, PORT);
+    let c5 = sim.add_host(
+        "client5",
+        "client (dies after its SYN)",
+        CLIENT5,
+        cfg.clone(),
+        Some(request_client(server2, REQUEST, AfterReply::Nothing)),
+    );
+    sim.add_host(
+        "server2",
+        "server (alive)",
+        SERVER2,
+        cfg,
+        Some(reply_server(PORT, REPLY, OnEof::Close)),
+    );
+    sim.crash(c5, Instant::from_micros(5_000));
     sim.crash(server, secs(1));
     send_at(&mut sim, c4, secs(2), &[b'z'; 100]);
     send_at(&mut sim, c1, secs(2), &[b'x'; 100]);
