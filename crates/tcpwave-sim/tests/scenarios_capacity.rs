@@ -51,6 +51,7 @@ fn workload(rate: f64, ports: u16, run_s: u64) -> ExhaustionParams {
             format!("40000-{}", 40000 + ports - 1),
         )],
         run_s,
+        check_invariants: false,
     }
 }
 
@@ -361,4 +362,37 @@ fn tcp_max_tw_buckets_caps_time_wait_and_says_so() {
         opens - overflow - expired <= 301,
         "{opens} {overflow} {expired}"
     );
+}
+
+#[test]
+fn endpoint_invariants_hold_through_exhaustion_and_every_remedy() {
+    // Small enough to check every endpoint after every input, including the per
+    // destination port counts connect() uses to skip full halves of the range.
+    let base = ExhaustionParams {
+        check_invariants: true,
+        ..workload(100.0 / 60.06 * 1.3, 100, 130)
+    };
+    let mut variants = vec![base.clone()];
+    let mut reuse = base.clone();
+    reuse.settings.push(("tcp_tw_reuse".into(), "1".into()));
+    variants.push(reuse);
+    let mut two = base.clone();
+    two.sources = 2;
+    variants.push(two);
+    let mut pooled = base.clone();
+    pooled.load.requests_per_conn = 10;
+    variants.push(pooled);
+    let mut server_first = base.clone();
+    server_first.load.server_closes_first = true;
+    variants.push(server_first);
+    let mut capped = base.clone();
+    capped
+        .settings
+        .push(("tcp_max_tw_buckets".into(), "40".into()));
+    variants.push(capped);
+    for params in &variants {
+        let (_, report) = exhaustion_run(&opts(), params, false).unwrap();
+        // Every variant served requests; `exhaustion_run` panics on a broken invariant.
+        assert!(report.stats.responses > 100, "{params:?}");
+    }
 }

@@ -264,6 +264,9 @@ pub struct ExhaustionParams {
     pub settings: Vec<(String, String)>,
     /// Run this long (a little past the last request).
     pub run_s: u64,
+    /// Check every endpoint's invariants after every input (small runs: it walks every
+    /// connection each time).
+    pub check_invariants: bool,
 }
 
 /// What one port-exhaustion run showed (the first source address's figures).
@@ -325,7 +328,11 @@ pub fn exhaustion_run(
         cfg.clone(),
         Some(http_server(PORT, BODY)),
     );
-    sim.large_run();
+    if params.check_invariants {
+        sim.disable_snapshots_for_tests();
+    } else {
+        sim.large_run();
+    }
     if draw {
         // The first request alone, drawn in full.
         let warmup_us = (load.warmup_s * 1e6) as u64;
@@ -385,6 +392,7 @@ fn default_params(opts: &RunOptions) -> Result<(ExhaustionParams, u64), Scenario
         sources: 1,
         settings: Vec::new(),
         run_s,
+        check_invariants: false,
     };
     Ok((params, remedy_run_s))
 }
