@@ -81,7 +81,10 @@ fn json_matches_the_library_computation() {
     })
     .unwrap();
     // Byte for byte what the library computes (floats compared as printed).
-    assert_eq!(stdout(&output), serde_json::to_string_pretty(&expected).unwrap() + "\n");
+    assert_eq!(
+        stdout(&output),
+        serde_json::to_string_pretty(&expected).unwrap() + "\n"
+    );
     assert_eq!(json["schema"], "tcpwave-plan/1");
     assert_eq!(json["pools"], 6);
     assert_eq!(

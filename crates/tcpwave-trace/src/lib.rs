@@ -6,10 +6,10 @@
 //! so nothing is inferred twice. The data model is in [`model`]; its JSON form is
 //! documented in docs/trace-format.md.
 
-pub mod model;
-pub mod terminal;
-pub mod svg;
 pub mod html;
+pub mod model;
 pub mod pcap;
+pub mod svg;
+pub mod terminal;
 
 pub use model::*;

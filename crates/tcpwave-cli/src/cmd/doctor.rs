@@ -26,7 +26,12 @@ pub struct DoctorArgs {
     #[arg(long, value_name = "N", requires = "watch")]
     count: Option<u32>,
     /// With --watch: stop after SECS seconds.
-    #[arg(long, value_name = "SECS", requires = "watch", allow_negative_numbers = true)]
+    #[arg(
+        long,
+        value_name = "SECS",
+        requires = "watch",
+        allow_negative_numbers = true
+    )]
     duration: Option<f64>,
     /// Only these states, comma-separated or repeated (close-wait, time-wait, established,
     /// fin-wait-2, listen, ...). The kernel does the filtering.

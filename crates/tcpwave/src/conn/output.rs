@@ -9,6 +9,23 @@ use crate::seq::SeqNumber;
 use crate::state::State;
 use crate::wire::{SackBlock, TcpFlags, TcpOptions, TcpRepr};
 
+/// What the send queue allows now (see `Conn::data_plan`).
+enum DataPlan {
+    /// Nothing to send, or Nagle / the congestion window holds it.
+    Hold,
+    /// Data waits behind the peer's closed window: the persist timer must run.
+    WindowClosed,
+    /// Retransmitting from ISS after close() in SYN-RECEIVED: the SYN-ACK again.
+    SynAck,
+    /// A segment from `start`: `len` data bytes, then our FIN if `with_fin`.
+    Send {
+        start: SeqNumber,
+        len: usize,
+        with_fin: bool,
+        retransmit: bool,
+    },
+}
+
 /// A segment to emit: the header, and which bytes of the send buffer follow it.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct OutSegment {
@@ -139,12 +156,22 @@ impl Conn {
     }
 
     /// Whether `next_data` would do something now: emit a segment, or arm the persist
-    /// timer. It applies the same send-window, congestion-window and Nagle gates without
-    /// side effects. `wants_output` relies on it: a connection that wants output but whose
+    /// timer. `wants_output` relies on it: a connection that wants output but whose
     /// poll yields nothing is queued again at once, and `poll_transmit` would spin for
     /// ever (seen against the Linux kernel with a full window: RFC 9293 §3.8.6.2.1 lets
     /// the sender hold data, and it must then not ask to be polled).
     pub(crate) fn data_pending(&self) -> bool {
+        match self.data_plan() {
+            DataPlan::Hold => false,
+            DataPlan::WindowClosed => self.timer(TimerKind::Retransmit).is_none(),
+            DataPlan::SynAck | DataPlan::Send { .. } => true,
+        }
+    }
+
+    /// What may be sent now from the send queue, decided without side effects: the
+    /// send-window, congestion-window and Nagle gates in one place for `next_data`
+    /// (which acts on it) and `data_pending` (which only asks).
+    fn data_plan(&self) -> DataPlan {
         let data_end = self.send_data_end();
         let (start, retransmit) = match self.rtx_next {
             Some(r) => (r, true),
@@ -156,36 +183,45 @@ impl Conn {
             self.fin_seq.map(|f| f + 1u32).unwrap_or(data_end)
         };
         if start >= limit {
-            return false;
+            return DataPlan::Hold;
         }
-        let mss = self.mss as usize;
+        if retransmit && start == self.iss {
+            return DataPlan::SynAck;
+        }
         let cwnd_edge = self.snd_una + self.cc.cwnd;
         let data_stop = limit.min(data_end);
         let mut len = if data_stop > start {
-            (data_stop - start).min(mss)
+            (data_stop - start).min(self.mss as usize)
         } else {
             0
         };
         if retransmit {
             if start >= cwnd_edge && start > self.snd_una {
-                return false;
+                return DataPlan::Hold;
             }
         } else {
             let edge = (self.snd_una + self.snd_wnd).min(cwnd_edge);
             let room = if edge > start { edge - start } else { 0 };
             let wanted = len;
-            if len > room {
-                len = room;
-                if len == 0 {
-                    // next_data arms the persist timer, once.
-                    return self.timer(TimerKind::Retransmit).is_none();
-                }
+            len = len.min(room);
+            if len == 0 && wanted > 0 {
+                // Data waits behind a closed window (RFC 9293 §3.8.6.1): persist.
+                return DataPlan::WindowClosed;
             }
             if self.nagle_holds(start, len, len < wanted) {
-                return false;
+                return DataPlan::Hold;
             }
         }
-        len > 0 || (self.fin_seq == Some(start + len) && limit > start + len)
+        let with_fin = self.fin_seq == Some(start + len) && limit > start + len;
+        if len == 0 && !with_fin {
+            return DataPlan::Hold;
+        }
+        DataPlan::Send {
+            start,
+            len,
+            with_fin,
+            retransmit,
+        }
     }
 
     /// Nagle's algorithm (RFC 1122 §4.2.3.4) for `len` new bytes from `start`: a segment
@@ -208,53 +244,22 @@ impl Conn {
 
     /// Data and/or FIN: a retransmission from `rtx_next`, or new data from SND.NXT.
     fn next_data(&mut self, ctx: &mut Ctx<'_>) -> Option<OutSegment> {
+        let (start, len, with_fin, retransmit) = match self.data_plan() {
+            DataPlan::Hold => return None,
+            DataPlan::WindowClosed => {
+                self.arm_persist(ctx);
+                return None;
+            }
+            DataPlan::SynAck => return Some(self.resend_syn_ack(ctx)),
+            DataPlan::Send {
+                start,
+                len,
+                with_fin,
+                retransmit,
+            } => (start, len, with_fin, retransmit),
+        };
         let data_end = self.send_data_end();
-        let fin_end = self.fin_seq.map(|f| f + 1u32);
-        let (start, retransmit) = match self.rtx_next {
-            Some(r) => (r, true),
-            None => (self.snd_nxt, false),
-        };
-        let limit = if retransmit {
-            self.snd_nxt
-        } else {
-            fin_end.unwrap_or(data_end)
-        };
-        if start >= limit {
-            return None;
-        }
-        if retransmit && start == self.iss {
-            return Some(self.resend_syn_ack(ctx));
-        }
         let mss = self.mss as usize;
-        let cwnd_edge = self.snd_una + self.cc.cwnd;
-        let data_stop = limit.min(data_end);
-        let mut len = if data_stop > start {
-            (data_stop - start).min(mss)
-        } else {
-            0
-        };
-        if retransmit {
-            if start >= cwnd_edge && start > self.snd_una {
-                return None;
-            }
-        } else {
-            let edge = (self.snd_una + self.snd_wnd).min(cwnd_edge);
-            let room = if edge > start { edge - start } else { 0 };
-            let wanted = len;
-            if len > room {
-                len = room;
-                if len == 0 {
-                    self.arm_persist(ctx);
-                }
-            }
-            if self.nagle_holds(start, len, len < wanted) {
-                return None;
-            }
-        }
-        let with_fin = self.fin_seq == Some(start + len) && limit > start + len;
-        if len == 0 && !with_fin {
-            return None;
-        }
         let mut flags = TcpFlags::ACK;
         if len > 0 && start + len == data_end {
             flags = flags | TcpFlags::PSH;
