@@ -138,8 +138,27 @@ pub fn run_chaos(seed: u64, link: LinkParams, size: usize) -> (Vec<u8>, Vec<u8>,
     (a, b, sim)
 }
 
+/// 64 cases from a fixed seed, so CI is repeatable; `TCPWAVE_CHAOS_CASES=N` and
+/// `TCPWAVE_CHAOS_RANDOM=1` sweep more, from fresh seeds (a failure prints its repro).
+fn chaos_config() -> ProptestConfig {
+    let cases = std::env::var("TCPWAVE_CHAOS_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(64);
+    let random = std::env::var_os("TCPWAVE_CHAOS_RANDOM").is_some();
+    ProptestConfig {
+        cases,
+        rng_seed: if random {
+            proptest::test_runner::RngSeed::Random
+        } else {
+            proptest::test_runner::RngSeed::Fixed(0x7463_7077_6176_6521)
+        },
+        ..ProptestConfig::default()
+    }
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, .. ProptestConfig::default() })]
+    #![proptest_config(chaos_config())]
     #[test]
     fn bytes_arrive_once_in_order_and_both_sides_close(
         seed in any::<u64>(),

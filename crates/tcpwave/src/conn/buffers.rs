@@ -203,7 +203,16 @@ impl RecvBuffer {
             self.remove_range(i);
         }
         if self.range_count == MAX_RANGES {
-            return false;
+            let last = self.ranges[MAX_RANGES - 1];
+            if start > last.0 {
+                // Beyond every kept range: drop it, the peer will send it again.
+                return false;
+            }
+            // Keep the lower (sooner useful) data and forget the highest range, as
+            // Linux's tcp_prune_ofo_queue prunes from the right. In-order data (start 0)
+            // must always be taken, or a receiver with every slot holding later data
+            // would refuse RCV.NXT for ever (found by the chaos test).
+            self.remove_range(MAX_RANGES - 1);
         }
         let at = self.ranges[..self.range_count]
             .iter()
@@ -298,6 +307,29 @@ mod tests {
         r.insert(40, b"y");
         assert_eq!(r.ranges().len(), 4, "a fifth hole is refused");
         assert_eq!(r.insert(0, b"ab"), 3);
+    }
+
+    #[test]
+    fn in_order_data_is_taken_even_when_every_range_slot_is_used() {
+        let mut r = RecvBuffer::new(64);
+        for i in 0..4 {
+            assert_eq!(r.insert(4 + i * 4, b"x"), 0);
+        }
+        assert_eq!(r.ranges(), &[(4, 5), (8, 9), (12, 13), (16, 17)]);
+        assert_eq!(r.insert(0, b"ab"), 2, "RCV.NXT must advance");
+        assert_eq!(
+            r.ranges(),
+            &[(2, 3), (6, 7), (10, 11)],
+            "the highest range was forgotten"
+        );
+        assert_eq!(r.insert(8, b"z"), 0);
+        assert_eq!(r.ranges().len(), 4);
+        assert_eq!(
+            r.insert(30, b"w"),
+            0,
+            "beyond every range with no slot: refused"
+        );
+        assert_eq!(r.ranges().len(), 4);
     }
 
     #[test]
