@@ -33,6 +33,8 @@ pub(crate) struct OutSegment {
     /// Offset of the payload in the send buffer.
     pub data_offset: usize,
     pub data_len: usize,
+    /// It carries only what was sent before (Linux counts it in RetransSegs, not OutSegs).
+    pub retransmit: bool,
 }
 
 impl Conn {
@@ -89,6 +91,7 @@ impl Conn {
             repr,
             data_offset: 0,
             data_len: 0,
+            retransmit: false,
         }
     }
 
@@ -114,6 +117,7 @@ impl Conn {
         }
         let mut seg = self.finish(ctx, self.iss, flags, 0, 0);
         seg.repr.options = self.syn_options(ctx);
+        seg.retransmit = !first;
         Some(seg)
     }
 
@@ -127,6 +131,7 @@ impl Conn {
         ctx.counters.RetransSegs += 1;
         let mut seg = self.finish(ctx, self.iss, TcpFlags::SYN | TcpFlags::ACK, 0, 0);
         seg.repr.options = self.syn_options(ctx);
+        seg.retransmit = true;
         seg
     }
 
@@ -283,7 +288,6 @@ impl Conn {
                 // Linux `tcp_minshall_update`: remember where the last small segment ends.
                 self.snd_sml = end;
             }
-            ctx.counters.OutSegs += 1;
             if self.rtt_sample.is_none() {
                 self.rtt_sample = Some((end, ctx.now));
             }
@@ -291,7 +295,9 @@ impl Conn {
         if self.timer(TimerKind::Retransmit).is_none() {
             self.set_timer(TimerKind::Retransmit, ctx.now + self.rtt.current(ctx.cfg));
         }
-        Some(self.finish(ctx, start, flags, data_offset, len))
+        let mut seg = self.finish(ctx, start, flags, data_offset, len);
+        seg.retransmit = retransmit;
+        Some(seg)
     }
 
     /// Fill in what every segment carries: ACK, window, timestamps, SACK blocks.
@@ -334,6 +340,7 @@ impl Conn {
             repr,
             data_offset,
             data_len,
+            retransmit: false,
         }
     }
 

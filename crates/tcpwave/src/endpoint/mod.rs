@@ -366,6 +366,8 @@ impl Endpoint {
             return None;
         }
         if let Some(c) = self.control.pop_front() {
+            // Tcp: OutSegs counts every segment sent except retransmissions (RFC 1213).
+            self.counters.OutSegs += 1;
             self.ip_ident = self.ip_ident.wrapping_add(1);
             return wire::emit_ipv4_tcp(c.src, c.dst, TTL, self.ip_ident, &c.repr, &[], buf).ok();
         }
@@ -379,6 +381,9 @@ impl Endpoint {
                 .with_conn(h, |conn, ctx| conn.poll_output(ctx))
                 .flatten();
             let produced = segment.is_some();
+            if segment.is_some_and(|seg| !seg.retransmit) {
+                self.counters.OutSegs += 1;
+            }
             let written = segment.and_then(|seg| self.write_segment(h, &seg, buf));
             self.after_change_queueing(h, before, produced);
             if written.is_some() {
