@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddrV4;
 
-use tcpwave::wire::{self, TcpRepr};
+use tcpwave::wire;
 use tcpwave::{ConnInfo, FourTuple, Instant};
 use tcpwave_trace::{Body, ConnBlock, Note, Segment, Snapshot, StateChange, Trace, TraceEvent};
 
@@ -26,33 +26,6 @@ pub struct Recorder {
     /// Record events at all. Large runs turn it off outside the moments worth
     /// showing (`Sim::set_recording`); figures and counters are kept either way.
     pub recording: bool,
-}
-
-/// tcpdump's words for the options.
-fn options_text(repr: &TcpRepr) -> String {
-    let o = &repr.options;
-    let mut parts = Vec::new();
-    if let Some(mss) = o.mss {
-        parts.push(format!("mss {mss}"));
-    }
-    if o.sack_permitted {
-        parts.push("sackOK".to_string());
-    }
-    if let Some((val, ecr)) = o.timestamps {
-        parts.push(format!("TS val {val} ecr {ecr}"));
-    }
-    if let Some(ws) = o.window_scale {
-        parts.push(format!("wscale {ws}"));
-    }
-    if o.sack_count > 0 {
-        let blocks: Vec<String> = o
-            .sacks()
-            .iter()
-            .map(|b| format!("{{{}:{}}}", b.left, b.right))
-            .collect();
-        parts.push(format!("sack {}", blocks.join("")));
-    }
-    parts.join(",")
 }
 
 impl Recorder {
@@ -112,7 +85,7 @@ impl Recorder {
             len: payload.len() as u32,
             win: tcp.window,
             options: if self.recording {
-                options_text(&tcp)
+                tcp.options.to_string()
             } else {
                 String::new()
             },
@@ -131,7 +104,7 @@ impl Recorder {
                 if let Ok((ip, tcp, _)) = wire::parse_ipv4_tcp(&s.packet) {
                     s.src = SocketAddrV4::new(ip.src, tcp.src_port).to_string();
                     s.dst = SocketAddrV4::new(ip.dst, tcp.dst_port).to_string();
-                    s.options = options_text(&tcp);
+                    s.options = tcp.options.to_string();
                 }
             }
         }

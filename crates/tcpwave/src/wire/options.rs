@@ -61,6 +61,38 @@ pub mod option_kind {
 
 use option_kind::*;
 
+/// The options in tcpdump's words, comma separated:
+/// `mss 1460,sackOK,TS val 1 ecr 0,wscale 7` (or `...,sack 1 {1449:2897}`).
+impl core::fmt::Display for TcpOptions {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let mut sep = "";
+        let mut part = |f: &mut core::fmt::Formatter<'_>, args: core::fmt::Arguments<'_>| {
+            let r = write!(f, "{sep}{args}");
+            sep = ",";
+            r
+        };
+        if let Some(mss) = self.mss {
+            part(f, format_args!("mss {mss}"))?;
+        }
+        if self.sack_permitted {
+            part(f, format_args!("sackOK"))?;
+        }
+        if let Some((val, ecr)) = self.timestamps {
+            part(f, format_args!("TS val {val} ecr {ecr}"))?;
+        }
+        if let Some(ws) = self.window_scale {
+            part(f, format_args!("wscale {ws}"))?;
+        }
+        if self.sack_count > 0 {
+            part(f, format_args!("sack {} ", self.sacks().len()))?;
+            for b in self.sacks() {
+                write!(f, "{{{}:{}}}", b.left, b.right)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The most SACK blocks the `sack_blocks` array holds (RFC 2018 §3: at most four fit).
 const SACK_BLOCKS_MAX: usize = 4;
 
@@ -295,6 +327,29 @@ pub fn emit_options(options: &TcpOptions, syn: bool, buf: &mut [u8]) -> Result<u
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn display_is_tcpdumps_words() {
+        let syn = TcpOptions {
+            mss: Some(1460),
+            window_scale: Some(7),
+            sack_permitted: true,
+            timestamps: Some((1, 0)),
+            ..TcpOptions::default()
+        };
+        assert_eq!(syn.to_string(), "mss 1460,sackOK,TS val 1 ecr 0,wscale 7");
+        let mut data = TcpOptions {
+            timestamps: Some((5, 4)),
+            ..TcpOptions::default()
+        };
+        data.sack_blocks[0] = SackBlock {
+            left: SeqNumber(1449),
+            right: SeqNumber(2897),
+        };
+        data.sack_count = 1;
+        assert_eq!(data.to_string(), "TS val 5 ecr 4,sack 1 {1449:2897}");
+        assert_eq!(TcpOptions::default().to_string(), "");
+    }
 
     fn sack(left: u32, right: u32) -> SackBlock {
         SackBlock {

@@ -170,41 +170,10 @@ impl fmt::Debug for Seg {
         write!(f, " len={}", self.payload.len())?;
         match &self.options {
             Some(o) if *o == TcpOptions::default() => {}
-            Some(o) => write!(f, " <{}>", OptionsText(o))?,
+            Some(o) => write!(f, " <{}>", o)?,
             None => write!(f, " <*>")?,
         }
         Ok(())
-    }
-}
-
-/// Options as tcpdump writes them: `mss 1460,sackOK,TS val 1 ecr 0,wscale 7,sack 1 {a:b}`.
-struct OptionsText<'a>(&'a TcpOptions);
-
-impl fmt::Display for OptionsText<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let o = self.0;
-        let mut parts = Vec::new();
-        if let Some(mss) = o.mss {
-            parts.push(format!("mss {mss}"));
-        }
-        if o.sack_permitted {
-            parts.push("sackOK".to_string());
-        }
-        if let Some((val, ecr)) = o.timestamps {
-            parts.push(format!("TS val {val} ecr {ecr}"));
-        }
-        if let Some(ws) = o.window_scale {
-            parts.push(format!("wscale {ws}"));
-        }
-        if o.sack_count > 0 {
-            let blocks: Vec<String> = o
-                .sacks()
-                .iter()
-                .map(|b| format!("{{{}:{}}}", b.left, b.right))
-                .collect();
-            parts.push(format!("sack {} {}", o.sack_count, blocks.join("")));
-        }
-        f.write_str(&parts.join(","))
     }
 }
 
