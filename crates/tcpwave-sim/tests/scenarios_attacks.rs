@@ -8,21 +8,6 @@ use tcpwave_trace::{Body, Trace};
 
 const MS: u64 = 1_000;
 
-fn counter(t: &Trace, host: &str, name: &str) -> u64 {
-    t.outcome
-        .counters
-        .iter()
-        .find(|c| c.host == host)
-        .and_then(|c| c.counters.iter().find(|(n, _)| n == name))
-        .map_or(0, |(_, v)| *v)
-}
-
-fn app_saw(t: &Trace, host: &str, text: &str) -> bool {
-    saw(t)
-        .iter()
-        .any(|s| s.starts_with(&format!("{host}:")) && s.contains(text))
-}
-
 /// (time, reason) of every state change of `host` on connections matching `conn`.
 fn changes(t: &Trace, host: &str, conn: &str) -> Vec<(u64, String, String)> {
     t.events

@@ -19,15 +19,6 @@ fn fig(t: &Trace, name: &str) -> f64 {
         .unwrap_or_else(|| panic!("no figure {name:?}"))
 }
 
-fn counter(t: &Trace, host: &str, name: &str) -> u64 {
-    t.outcome
-        .counters
-        .iter()
-        .find(|c| c.host == host)
-        .and_then(|c| c.counters.iter().find(|(n, _)| n == name))
-        .map_or(0, |(_, v)| *v)
-}
-
 fn opts() -> RunOptions {
     RunOptions {
         seed: 1,

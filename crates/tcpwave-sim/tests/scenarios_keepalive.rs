@@ -37,21 +37,6 @@ fn sends(t: &Trace, host: &str, flags: &str) -> Vec<u64> {
         .collect()
 }
 
-fn counter(t: &Trace, host: &str, name: &str) -> u64 {
-    t.outcome
-        .counters
-        .iter()
-        .find(|c| c.host == host)
-        .and_then(|c| c.counters.iter().find(|(n, _)| n == name))
-        .map_or(0, |(_, v)| *v)
-}
-
-fn app_saw(t: &Trace, host: &str, text: &str) -> bool {
-    saw(t)
-        .iter()
-        .any(|s| s.starts_with(&format!("{host}:")) && s.contains(text))
-}
-
 /// The time of `host`'s transition into CLOSED with `reason`.
 fn closed_by(t: &Trace, host: &str, reason: &str) -> Option<u64> {
     t.events.iter().find_map(|e| match &e.body {

@@ -124,3 +124,20 @@ pub fn drops(trace: &Trace) -> Vec<(String, String, u32, u32)> {
 }
 
 pub const SEC: u64 = 1_000_000;
+
+/// A host's counter by its Linux name (0 when it never moved).
+pub fn counter(t: &Trace, host: &str, name: &str) -> u64 {
+    t.outcome
+        .counters
+        .iter()
+        .find(|c| c.host == host)
+        .and_then(|c| c.counters.iter().find(|(n, _)| n == name))
+        .map_or(0, |(_, v)| *v)
+}
+
+/// Did `host`'s application see something containing `text`?
+pub fn app_saw(t: &Trace, host: &str, text: &str) -> bool {
+    saw(t)
+        .iter()
+        .any(|s| s.starts_with(&format!("{host}:")) && s.contains(text))
+}
