@@ -68,17 +68,25 @@ impl Endpoint {
         } else {
             conn.next_deadline()
         };
-        let armed = conn.wheel.map(|(_, at)| at);
-        if deadline == armed {
-            return;
-        }
-        if let Some((key, _)) = conn.wheel.take() {
-            self.wheel.cancel(key);
-        }
-        if let Some(at) = deadline {
-            let key = self.wheel.arm(at, h);
-            if let Some(conn) = self.conns.get_mut(h) {
-                conn.wheel = Some((key, at));
+        match (conn.wheel, deadline) {
+            // The earliest timer moved later (each ACK pushes the RTO back, RFC 6298
+            // (5.3)): the wheel entry stays where it is. When it fires, `handle_timeout`
+            // finds nothing due and this function arms the real deadline: one wheel
+            // operation per expiry instead of a cancel and an arm per segment.
+            (Some((_, at)), Some(deadline)) if at <= deadline => {}
+            // No timer left: cancel, so `poll_timeout` never reports a wake-up for a
+            // connection that has nothing pending (CLOSE-WAIT waits on the application).
+            (Some((key, _)), None) => {
+                self.wheel.cancel(key);
+                conn.wheel = None;
+            }
+            (None, None) => {}
+            // First timer, or one sooner than the armed entry.
+            (armed, Some(deadline)) => {
+                if let Some((key, _)) = armed {
+                    self.wheel.cancel(key);
+                }
+                conn.wheel = Some((self.wheel.arm(deadline, h), deadline));
             }
         }
     }
@@ -220,18 +228,20 @@ impl Endpoint {
 
     /// Forget a connection entirely.
     pub(crate) fn free(&mut self, h: Handle) {
-        if let Some(conn) = self.conns.remove(h) {
-            if let Some((key, _)) = conn.wheel {
-                self.wheel.cancel(key);
-            }
-            if self.demux.get(&conn.tuple) == Some(&h) {
-                self.demux.remove(&conn.tuple);
-                self.port_use
-                    .release(self.cfg.ip_local_port_range, &conn.tuple);
-            }
-            if let Some(lid) = conn.listener {
-                self.forget_child(lid, h);
-            }
+        let Some(conn) = self.conns.get(h) else {
+            return;
+        };
+        let (wheel, tuple, listener) = (conn.wheel, conn.tuple, conn.listener);
+        self.conns.discard(h);
+        if let Some((key, _)) = wheel {
+            self.wheel.cancel(key);
+        }
+        if self.demux.get(&tuple) == Some(&h) {
+            self.demux.remove(&tuple);
+            self.port_use.release(self.cfg.ip_local_port_range, &tuple);
+        }
+        if let Some(lid) = listener {
+            self.forget_child(lid, h);
         }
     }
 
