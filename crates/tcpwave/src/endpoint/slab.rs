@@ -143,20 +143,38 @@ impl<T> Slab<T> {
     /// Removes and returns the value named by `handle`, or `None` if the handle is stale
     /// (already removed, possibly with its slot reused since).
     pub fn remove(&mut self, handle: Handle) -> Option<T> {
+        let (entry, vacant) = self.vacate(handle)?;
+        match core::mem::replace(entry, vacant) {
+            Entry::Occupied(value) => Some(value),
+            Entry::Vacant { .. } => unreachable!("vacate checked the slot is occupied"),
+        }
+    }
+
+    /// Drops the value named by `handle` where it lies, without the move out of the slab
+    /// that `remove` makes (a copy of the whole value, hundreds of bytes for a TCB);
+    /// false if the handle is stale.
+    pub fn discard(&mut self, handle: Handle) -> bool {
+        match self.vacate(handle) {
+            Some((entry, vacant)) => {
+                *entry = vacant;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Frees the slot `handle` names (new generation, head of the free list) and returns
+    /// its entry, still holding the value, with the `Vacant` entry the caller must put there.
+    fn vacate(&mut self, handle: Handle) -> Option<(&mut Entry<T>, Entry<T>)> {
+        let next_free = self.free_head;
         let slot = self.slots.get_mut(handle.index as usize)?;
         if slot.generation != handle.generation || matches!(slot.entry, Entry::Vacant { .. }) {
             return None;
         }
-        let vacant = Entry::Vacant {
-            next_free: self.free_head,
-        };
-        let Entry::Occupied(value) = core::mem::replace(&mut slot.entry, vacant) else {
-            unreachable!("checked occupied above");
-        };
         slot.generation = slot.generation.wrapping_add(1);
         self.free_head = handle.index;
         self.len -= 1;
-        Some(value)
+        Some((&mut slot.entry, Entry::Vacant { next_free }))
     }
 
     /// The value named by `handle`, or `None` if the handle is stale.
@@ -276,6 +294,22 @@ mod tests {
         assert_eq!(slab.insert(11).index(), 1);
         assert_eq!(slab.insert(12).index(), 5, "then the slab grows");
         assert_eq!(slab.len(), 6);
+    }
+
+    #[test]
+    fn discard_frees_like_remove() {
+        let mut slab = Slab::new();
+        let a = slab.insert(String::from("a"));
+        let b = slab.insert(String::from("b"));
+        assert!(slab.discard(a));
+        assert!(!slab.discard(a), "a stale handle discards nothing");
+        assert_eq!(slab.len(), 1);
+        assert_eq!(slab.get(a), None);
+        let c = slab.insert(String::from("c"));
+        assert_eq!(c.index(), a.index(), "the discarded slot is reused first");
+        assert!(!slab.discard(a), "nor does it hit the slot's new value");
+        assert_eq!(slab.get(c).map(String::as_str), Some("c"));
+        assert_eq!(slab.get(b).map(String::as_str), Some("b"));
     }
 
     #[test]
