@@ -292,6 +292,10 @@ impl TimeWaitTable {
     }
 
     fn find(&self, tuple: &FourTuple) -> Option<u32> {
+        if self.len == 0 {
+            // A server whose clients close first never holds TIME_WAIT: no SipHash per SYN.
+            return None;
+        }
         let hash = hash_tuple(&self.hasher, tuple);
         self.index
             .find(hash, |&i| slot(&self.chunks, i).entry.tuple == *tuple)
