@@ -17,6 +17,7 @@ impl Conn {
             _ => return Err(Error::BrokenPipe),
         }
         let taken = self.send.push(data);
+        self.write_seq += taken;
         if taken < data.len() {
             self.writable_wanted = true;
         }

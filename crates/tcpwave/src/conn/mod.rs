@@ -116,6 +116,9 @@ pub(crate) struct Conn {
     pub snd_sml: SeqNumber,
     /// Our FIN's sequence number, once the application closed its write side.
     pub fin_seq: Option<SeqNumber>,
+    /// Sequence number just past the last byte the application wrote (Linux
+    /// `tp->write_seq`): the send buffer holds [write_seq − len, write_seq).
+    pub write_seq: SeqNumber,
 
     // Receive sequence space.
     pub irs: SeqNumber,
@@ -200,6 +203,7 @@ impl Conn {
             rtx_one_segment: false,
             snd_sml: iss,
             fin_seq: None,
+            write_seq: iss + 1u32,
             irs: SeqNumber(0),
             rcv_nxt: SeqNumber(0),
             rcv_adv: SeqNumber(0),
@@ -285,17 +289,12 @@ impl Conn {
 
     /// Sequence number of the first byte in the send buffer.
     pub fn send_buffer_seq(&self) -> SeqNumber {
-        match self.fin_seq {
-            // Our FIN is acknowledged: the buffer is empty and ends where the FIN sat.
-            Some(fin) if self.snd_una > fin => fin,
-            _ if self.snd_una == self.iss => self.iss + 1u32,
-            _ => self.snd_una,
-        }
+        self.write_seq - self.send.len() as u32
     }
 
     /// Sequence number just past the last byte the application wrote.
     pub fn send_data_end(&self) -> SeqNumber {
-        self.send_buffer_seq() + self.send.len()
+        self.write_seq
     }
 
     /// TSval to put on a segment now (RFC 7323 §5.4, Linux's millisecond clock).
@@ -373,6 +372,20 @@ impl Conn {
                 self.snd_nxt
             );
         }
+        // The buffer starts at ISS+1 until the SYN is acknowledged, then at SND.UNA, and
+        // where the FIN sat once that is acknowledged: `write_seq` must agree.
+        let buffer_start = match self.fin_seq {
+            Some(fin) if self.snd_una > fin => fin,
+            _ if self.snd_una == self.iss => self.iss + 1u32,
+            _ => self.snd_una,
+        };
+        assert_eq!(
+            self.send_buffer_seq(),
+            buffer_start,
+            "write_seq {} with {} bytes buffered",
+            self.write_seq,
+            self.send.len()
+        );
         if let Some(fin) = self.fin_seq {
             assert!(self.snd_nxt <= fin + 1u32, "sent past our FIN");
             assert_eq!(self.send_data_end(), fin, "data written after FIN");
