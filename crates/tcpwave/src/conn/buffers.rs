@@ -132,6 +132,12 @@ impl RecvBuffer {
             return 0;
         }
         let data = &data[..data.len().min(window - offset)];
+        if offset == 0 && self.range_count == 0 {
+            // The common case, in order with nothing out of order held: no range to merge.
+            self.write_at(0, data);
+            self.ready += data.len();
+            return data.len();
+        }
         let (start, end) = (offset as u32, (offset + data.len()) as u32);
         if !self.merge_range(start, end) {
             return 0;
