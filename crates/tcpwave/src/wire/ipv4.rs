@@ -34,9 +34,9 @@ mod field {
 /// Don't Fragment flag in the flags/fragment-offset word (RFC 791 §3.1).
 const FLAG_DONT_FRAGMENT: u16 = 0x4000;
 /// More Fragments flag in the flags/fragment-offset word (RFC 791 §3.1).
-const FLAG_MORE_FRAGMENTS: u16 = 0x2000;
+pub(super) const FLAG_MORE_FRAGMENTS: u16 = 0x2000;
 /// Fragment offset bits, in units of 8 octets (RFC 791 §3.1).
-const FRAGMENT_OFFSET_MASK: u16 = 0x1fff;
+pub(super) const FRAGMENT_OFFSET_MASK: u16 = 0x1fff;
 /// The largest total length the 16-bit field can state.
 const TOTAL_LENGTH_MAX: usize = u16::MAX as usize;
 
@@ -330,19 +330,61 @@ impl Ipv4Repr {
                 max: TOTAL_LENGTH_MAX,
             });
         }
-        let mut packet = Ipv4Packet::new_unchecked(&mut buf[..IPV4_HEADER_LEN]);
-        packet.set_version_and_header_len(IPV4_HEADER_LEN);
-        packet.set_dscp_ecn(0);
-        packet.set_total_len(total_len as u16);
-        packet.set_ident(self.ident);
-        packet.set_fragment(true, false, 0);
-        packet.set_ttl(self.ttl);
-        packet.set_protocol(self.protocol);
-        packet.set_src_addr(self.src);
-        packet.set_dst_addr(self.dst);
-        packet.fill_checksum();
+        let Some(header) = buf.first_chunk_mut::<IPV4_HEADER_LEN>() else {
+            return Err(WireError::BufferTooSmall {
+                needed: IPV4_HEADER_LEN,
+                got: buf.len(),
+            });
+        };
+        *header = header_bytes(self, total_len as u16);
         Ok(())
     }
+}
+
+/// The 20-byte header [`Ipv4Repr::emit`] writes for `repr` and `total_len`, checksum
+/// included, built as one value so that it is stored at once (RFC 791 §3.1).
+#[inline]
+pub(super) fn header_bytes(repr: &Ipv4Repr, total_len: u16) -> [u8; IPV4_HEADER_LEN] {
+    // Version 4, IHL 5 words: tcpwave sends no IP options.
+    const VERSION_IHL: u8 = 0x40 | (IPV4_HEADER_LEN / 4) as u8;
+    let [length_high, length_low] = total_len.to_be_bytes();
+    let [ident_high, ident_low] = repr.ident.to_be_bytes();
+    // DF set, no fragment offset (RFC 1191 path-MTU discovery, as Linux sends TCP).
+    let [flags_high, flags_low] = FLAG_DONT_FRAGMENT.to_be_bytes();
+    let [s0, s1, s2, s3] = repr.src.octets();
+    let [d0, d1, d2, d3] = repr.dst.octets();
+    // RFC 1071 summed from the fields (16-bit fields as numbers, the addresses as 32-bit
+    // numbers: see checksum::host_sum_tcp_pseudo_header), not from the bytes.
+    let sum = u64::from(u16::from_be_bytes([VERSION_IHL, 0]))
+        + u64::from(total_len)
+        + u64::from(repr.ident)
+        + u64::from(FLAG_DONT_FRAGMENT)
+        + u64::from(u16::from_be_bytes([repr.ttl, repr.protocol]))
+        + u64::from(u32::from(repr.src))
+        + u64::from(u32::from(repr.dst));
+    let [check_high, check_low] = (!checksum::fold(sum)).to_be_bytes();
+    [
+        VERSION_IHL,
+        0, // DSCP and ECN
+        length_high,
+        length_low,
+        ident_high,
+        ident_low,
+        flags_high,
+        flags_low,
+        repr.ttl,
+        repr.protocol,
+        check_high,
+        check_low,
+        s0,
+        s1,
+        s2,
+        s3,
+        d0,
+        d1,
+        d2,
+        d3,
+    ]
 }
 
 #[cfg(test)]

@@ -10,11 +10,13 @@
 
 mod checksum;
 mod ipv4;
+mod ipv4_tcp;
 mod options;
 mod tcp;
 
 pub use checksum::*;
 pub use ipv4::*;
+pub use ipv4_tcp::*;
 pub use options::*;
 pub use tcp::*;
 

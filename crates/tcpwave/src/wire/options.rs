@@ -113,7 +113,29 @@ const SACK_BLOCKS_MAX: usize = 4;
 ///
 /// The window-scale shift is returned raw; RFC 7323 §2.3 says the receiver clamps it to 14.
 /// A repeated option overwrites the earlier one.
+#[inline]
 pub fn parse_options(area: &[u8]) -> Result<TcpOptions, WireError> {
+    // The two areas nearly every segment of a connection carries, recognised whole before
+    // the general walk: none, and `NOP NOP TS` alone, the aligned layout RFC 7323 Appendix
+    // A recommends and Linux sends (and recognises first, in tcp_parse_aligned_timestamp).
+    // Both give exactly what the walk below gives for the same bytes.
+    match *area {
+        [] => Ok(TcpOptions::default()),
+        [NOP, NOP, TIMESTAMPS, TIMESTAMPS_LEN, v0, v1, v2, v3, e0, e1, e2, e3] => Ok(TcpOptions {
+            timestamps: Some((
+                u32::from_be_bytes([v0, v1, v2, v3]),
+                u32::from_be_bytes([e0, e1, e2, e3]),
+            )),
+            ..TcpOptions::default()
+        }),
+        _ => parse_options_walk(area),
+    }
+}
+
+/// The general option walk of [`parse_options`] (RFC 9293 §3.2), kept out of line so
+/// that the two whole-area matches inline into the caller.
+#[inline(never)]
+fn parse_options_walk(area: &[u8]) -> Result<TcpOptions, WireError> {
     let mut options = TcpOptions::default();
     let mut rest = area;
     while let Some((&kind, after_kind)) = rest.split_first() {
@@ -190,40 +212,57 @@ fn parse_sack_blocks(options: &mut TcpOptions, blocks: &[u8]) -> Option<()> {
 /// What [`emit_options`] will write for a set of options: computed once so that
 /// [`options_len`] and the emitted bytes can never disagree.
 #[derive(Clone, Copy, Debug)]
-struct Layout {
+pub(super) struct Layout {
     mss: Option<u16>,
     window_scale: Option<u8>,
     sack_permitted: bool,
     timestamps: Option<(u32, u32)>,
     sack_blocks: usize,
+    /// [`Layout::measure`], worked out once in [`Layout::new`].
+    len: usize,
 }
 
 impl Layout {
-    fn new(options: &TcpOptions, syn: bool) -> Layout {
-        if syn {
-            return Layout {
+    /// What goes on a segment that does (`syn`) or does not carry SYN.
+    #[inline]
+    pub(super) fn new(options: &TcpOptions, syn: bool) -> Layout {
+        let mut layout = if syn {
+            Layout {
                 mss: options.mss,
                 window_scale: options.window_scale,
                 sack_permitted: options.sack_permitted,
                 timestamps: options.timestamps,
                 sack_blocks: 0,
+                len: 0,
+            }
+        } else {
+            let mut layout = Layout {
+                mss: None,
+                window_scale: None,
+                sack_permitted: false,
+                timestamps: options.timestamps,
+                sack_blocks: 0,
+                len: 0,
             };
-        }
-        let mut layout = Layout {
-            mss: None,
-            window_scale: None,
-            sack_permitted: false,
-            timestamps: options.timestamps,
-            sack_blocks: 0,
+            // RFC 2018 §3: as many blocks as fit; the NOP NOP kind length word costs 4 bytes.
+            let wanted = usize::from(options.sack_count).min(SACK_BLOCKS_MAX);
+            let room = TCP_MAX_OPTIONS_LEN.saturating_sub(layout.measure() + 4);
+            layout.sack_blocks = wanted.min(room / usize::from(SACK_BLOCK_LEN));
+            layout
         };
-        // RFC 2018 §3: as many blocks as fit; the NOP NOP kind length word costs 4 bytes.
-        let wanted = usize::from(options.sack_count).min(SACK_BLOCKS_MAX);
-        let room = TCP_MAX_OPTIONS_LEN.saturating_sub(layout.len() + 4);
-        layout.sack_blocks = wanted.min(room / usize::from(SACK_BLOCK_LEN));
+        layout.len = layout.measure();
         layout
     }
 
-    fn len(&self) -> usize {
+    /// Bytes the layout takes: a multiple of 4, at most [`TCP_MAX_OPTIONS_LEN`].
+    #[inline]
+    pub(super) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Works out [`Layout::len`] from the options present.
+    #[inline]
+    fn measure(&self) -> usize {
         let mut len = 0;
         if self.mss.is_some() {
             len += 4;
@@ -282,46 +321,98 @@ pub fn emit_options(options: &TcpOptions, syn: bool, buf: &mut [u8]) -> Result<u
             got: buf.len(),
         });
     }
-    let mut out = WordWriter { buf, at: 0 };
-    if let Some(mss) = layout.mss {
-        let [high, low] = mss.to_be_bytes();
-        out.put(&[MSS, MSS_LEN, high, low]);
-    }
-    if let Some((tsval, tsecr)) = layout.timestamps {
-        // Linux packs SACK-permitted into the two bytes a NOP NOP would otherwise fill.
-        if layout.sack_permitted {
-            out.put(&[
-                SACK_PERMITTED,
-                SACK_PERMITTED_LEN,
-                TIMESTAMPS,
-                TIMESTAMPS_LEN,
-            ]);
-        } else {
-            out.put(&[NOP, NOP, TIMESTAMPS, TIMESTAMPS_LEN]);
-        }
-        out.put(&tsval.to_be_bytes());
-        out.put(&tsecr.to_be_bytes());
-    } else if layout.sack_permitted {
-        out.put(&[NOP, NOP, SACK_PERMITTED, SACK_PERMITTED_LEN]);
-    }
-    if let Some(shift) = layout.window_scale {
-        out.put(&[NOP, WINDOW_SCALE, WINDOW_SCALE_LEN, shift]);
-    }
-    if layout.sack_blocks > 0 {
-        let sack_len = SACK_BASE_LEN + SACK_BLOCK_LEN * layout.sack_blocks as u8;
-        out.put(&[NOP, NOP, SACK, sack_len]);
-        for block in options.sack_blocks.iter().take(layout.sack_blocks) {
-            out.put(&block.left.0.to_be_bytes());
-            out.put(&block.right.0.to_be_bytes());
-        }
-    }
-    debug_assert_eq!(
-        out.at, needed,
-        "options_len disagrees with the emitted layout"
-    );
-    debug_assert_eq!(needed % 4, 0);
-    debug_assert!(needed <= TCP_MAX_OPTIONS_LEN);
+    layout.write(options, buf);
     Ok(needed)
+}
+
+impl Layout {
+    /// Writes the layout into the start of `buf`, which the caller made at least
+    /// [`Layout::len`] bytes long. A shorter buffer is a bug: caught in debug builds, and
+    /// in release the options are cut short rather than panicking.
+    #[inline(always)]
+    pub(super) fn write(&self, options: &TcpOptions, buf: &mut [u8]) {
+        debug_assert!(buf.len() >= self.len(), "option layout overran its buffer");
+        // Every segment after the handshake carries no option or timestamps alone
+        // (RFC 7323 §3.2: once negotiated, on every segment), so those two are written
+        // whole, without the word-by-word cursor.
+        let at_most_timestamps = self.mss.is_none()
+            && self.window_scale.is_none()
+            && !self.sack_permitted
+            && self.sack_blocks == 0;
+        match (at_most_timestamps, self.timestamps) {
+            (true, None) => {}
+            (true, Some((tsval, tsecr))) => {
+                let [v0, v1, v2, v3] = tsval.to_be_bytes();
+                let [e0, e1, e2, e3] = tsecr.to_be_bytes();
+                let area = [
+                    NOP,
+                    NOP,
+                    TIMESTAMPS,
+                    TIMESTAMPS_LEN,
+                    v0,
+                    v1,
+                    v2,
+                    v3,
+                    e0,
+                    e1,
+                    e2,
+                    e3,
+                ];
+                if let Some(slot) = buf.first_chunk_mut::<12>() {
+                    *slot = area;
+                }
+            }
+            _ => self.write_words(options, buf),
+        }
+    }
+
+    /// The general case of [`Layout::write`]: one 32-bit word at a time, in Linux's
+    /// `tcp_options_write()` order (see the module docs). Out of line, so that the two
+    /// whole-area cases inline into the emitters.
+    #[inline(never)]
+    fn write_words(&self, options: &TcpOptions, buf: &mut [u8]) {
+        let layout = self;
+        let needed = layout.len();
+        let mut out = WordWriter { buf, at: 0 };
+        if let Some(mss) = layout.mss {
+            let [high, low] = mss.to_be_bytes();
+            out.put(&[MSS, MSS_LEN, high, low]);
+        }
+        if let Some((tsval, tsecr)) = layout.timestamps {
+            // Linux packs SACK-permitted into the two bytes a NOP NOP would otherwise fill.
+            if layout.sack_permitted {
+                out.put(&[
+                    SACK_PERMITTED,
+                    SACK_PERMITTED_LEN,
+                    TIMESTAMPS,
+                    TIMESTAMPS_LEN,
+                ]);
+            } else {
+                out.put(&[NOP, NOP, TIMESTAMPS, TIMESTAMPS_LEN]);
+            }
+            out.put(&tsval.to_be_bytes());
+            out.put(&tsecr.to_be_bytes());
+        } else if layout.sack_permitted {
+            out.put(&[NOP, NOP, SACK_PERMITTED, SACK_PERMITTED_LEN]);
+        }
+        if let Some(shift) = layout.window_scale {
+            out.put(&[NOP, WINDOW_SCALE, WINDOW_SCALE_LEN, shift]);
+        }
+        if layout.sack_blocks > 0 {
+            let sack_len = SACK_BASE_LEN + SACK_BLOCK_LEN * layout.sack_blocks as u8;
+            out.put(&[NOP, NOP, SACK, sack_len]);
+            for block in options.sack_blocks.iter().take(layout.sack_blocks) {
+                out.put(&block.left.0.to_be_bytes());
+                out.put(&block.right.0.to_be_bytes());
+            }
+        }
+        debug_assert_eq!(
+            out.at, needed,
+            "options_len disagrees with the emitted layout"
+        );
+        debug_assert_eq!(needed % 4, 0);
+        debug_assert!(needed <= TCP_MAX_OPTIONS_LEN);
+    }
 }
 
 #[cfg(test)]

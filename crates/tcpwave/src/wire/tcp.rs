@@ -4,15 +4,13 @@
 //! Read RFC 9293 §3.1 (header format, checksum) and §3.2 (options) first; the options
 //! themselves live in `options.rs`.
 //!
-//! To receive: [`parse_ipv4_tcp`] takes a whole IPv4 packet (from a TUN device or a pcap
-//! record), verifies both checksums and returns the headers plus the TCP payload borrowed
-//! from the input. To send: [`ipv4_tcp_len`] says how many bytes a segment needs and
-//! [`emit_ipv4_tcp`] (or [`emit_ipv4_tcp_in_place`], when the payload was copied into the
-//! buffer already) writes it.
+//! The whole-packet helpers the engine uses ([`super::parse_ipv4_tcp`],
+//! [`super::emit_ipv4_tcp`]) live in `ipv4_tcp.rs` and share [`write_segment`] with
+//! [`TcpRepr::emit`].
 
-use super::checksum;
-use super::options::{emit_options, options_len, parse_options};
-use super::{Ipv4Packet, Ipv4Repr, TcpFlags, TcpRepr, WireError, IPV4_HEADER_LEN, IP_PROTO_TCP};
+use super::checksum::{self, TcpChecksum};
+use super::options::{options_len, parse_options, Layout};
+use super::{TcpFlags, TcpRepr, WireError};
 use crate::seq::SeqNumber;
 use core::net::Ipv4Addr;
 
@@ -21,7 +19,7 @@ pub const TCP_HEADER_LEN: usize = 20;
 
 /// The largest TCP segment the 16-bit length of the pseudo-header (and of an IPv4 packet)
 /// allows.
-const SEGMENT_LEN_MAX: usize = u16::MAX as usize;
+pub(super) const SEGMENT_LEN_MAX: usize = u16::MAX as usize;
 
 /// Byte offsets of the TCP header fields (RFC 9293 §3.1).
 mod field {
@@ -289,12 +287,21 @@ impl TcpRepr {
         dst: Ipv4Addr,
         payload: &[u8],
     ) -> Result<usize, WireError> {
-        let segment_len = self.check_room(buf.len(), payload.len())?;
-        let header_len = self.header_len();
-        if let Some(dst_payload) = buf.get_mut(header_len..segment_len) {
+        let layout = Layout::new(&self.options, self.flags.syn());
+        let header_len = TCP_HEADER_LEN + layout.len();
+        let segment = room(buf, header_len, payload.len())?;
+        if let Some(dst_payload) = segment.get_mut(header_len..) {
+            // `segment` is header_len + payload.len() bytes: the lengths agree.
             dst_payload.copy_from_slice(payload);
         }
-        self.emit_header(buf, src, dst, payload.len())
+        Ok(write_segment(
+            self,
+            &layout,
+            segment,
+            src,
+            dst,
+            TcpChecksum::Software,
+        ))
     }
 
     /// Like [`TcpRepr::emit`], for a payload of `payload_len` bytes that the caller has
@@ -308,140 +315,141 @@ impl TcpRepr {
         dst: Ipv4Addr,
         payload_len: usize,
     ) -> Result<usize, WireError> {
-        let segment_len = self.check_room(buf.len(), payload_len)?;
-        let header_len = self.header_len();
-        let segment = &mut buf[..segment_len];
-        let options_written = match segment.get_mut(TCP_HEADER_LEN..header_len) {
-            Some(area) => emit_options(&self.options, self.flags.syn(), area)?,
-            None => 0,
-        };
-        debug_assert_eq!(TCP_HEADER_LEN + options_written, header_len);
-        let mut packet = TcpPacket::new_unchecked(segment);
-        packet.set_src_port(self.src_port);
-        packet.set_dst_port(self.dst_port);
-        packet.set_seq_number(self.seq);
-        packet.set_ack_number(self.ack);
-        packet.set_header_len(header_len);
-        packet.set_flags(self.flags);
-        packet.set_window_len(self.window);
-        packet.set_urgent_at(self.urgent);
-        packet.fill_checksum(src, dst);
-        Ok(segment_len)
-    }
-
-    /// The segment length for `payload_len`, or why it cannot be written into `room` bytes.
-    fn check_room(&self, room: usize, payload_len: usize) -> Result<usize, WireError> {
-        let segment_len = self.header_len().saturating_add(payload_len);
-        if segment_len > SEGMENT_LEN_MAX {
-            return Err(WireError::PacketTooLong {
-                len: segment_len,
-                max: SEGMENT_LEN_MAX,
-            });
-        }
-        if room < segment_len {
-            return Err(WireError::BufferTooSmall {
-                needed: segment_len,
-                got: room,
-            });
-        }
-        Ok(segment_len)
+        let layout = Layout::new(&self.options, self.flags.syn());
+        let segment = room(buf, TCP_HEADER_LEN + layout.len(), payload_len)?;
+        Ok(write_segment(
+            self,
+            &layout,
+            segment,
+            src,
+            dst,
+            TcpChecksum::Software,
+        ))
     }
 }
 
-/// Parses a whole IPv4 packet carrying TCP, as read from a TUN device or a pcap record.
-///
-/// Verifies the IPv4 header checksum and the TCP checksum, rejects fragments and non-TCP
-/// protocols ([`WireError::NotTcp`]), and returns both headers and the TCP payload,
-/// borrowed from `buf`. Bytes after the IPv4 total length are ignored.
-pub fn parse_ipv4_tcp(buf: &[u8]) -> Result<(Ipv4Repr, TcpRepr, &[u8]), WireError> {
-    let ip_packet = Ipv4Packet::new_checked(buf)?;
-    let ip_repr = Ipv4Repr::parse(&ip_packet)?;
-    if ip_repr.protocol != IP_PROTO_TCP {
-        return Err(WireError::NotTcp(ip_repr.protocol));
-    }
-    let tcp_packet = TcpPacket::new_checked(ip_packet.payload())?;
-    let tcp_repr = TcpRepr::parse(&tcp_packet, ip_repr.src, ip_repr.dst, true)?;
-    Ok((ip_repr, tcp_repr, tcp_packet.payload()))
-}
-
-/// Bytes [`emit_ipv4_tcp`] writes for `tcp` with `payload_len` bytes of data: 20 (IPv4)
-/// plus `tcp.header_len()` plus `payload_len`. The payload starts at
-/// `ipv4_tcp_len(tcp, 0)`.
-pub fn ipv4_tcp_len(tcp: &TcpRepr, payload_len: usize) -> usize {
-    IPV4_HEADER_LEN + tcp.header_len() + payload_len
-}
-
-/// Writes a whole IPv4 packet carrying `tcp` and `payload` into the start of `buf`: a
-/// 20-byte IPv4 header with DF set, then the TCP header, options and data, both checksums
-/// filled. Returns the bytes written, [`ipv4_tcp_len`]`(tcp, payload.len())`.
-///
-/// Fails with [`WireError::BufferTooSmall`] if `buf` is shorter, or
-/// [`WireError::PacketTooLong`] past 65,535 bytes. Never allocates.
-pub fn emit_ipv4_tcp(
-    src: Ipv4Addr,
-    dst: Ipv4Addr,
-    ttl: u8,
-    ident: u16,
-    tcp: &TcpRepr,
-    payload: &[u8],
+/// The first `header_len + payload_len` bytes of `buf`, or why a segment or packet that
+/// long cannot be written there: [`WireError::PacketTooLong`] past 65,535 bytes (the
+/// pseudo-header's TCP length and the IPv4 total length are 16 bits, RFC 9293 §3.1,
+/// RFC 791 §3.1), else [`WireError::BufferTooSmall`].
+pub(super) fn room(
     buf: &mut [u8],
-) -> Result<usize, WireError> {
-    let total_len = check_packet_room(tcp, payload.len(), buf.len())?;
-    let payload_at = ipv4_tcp_len(tcp, 0);
-    if let Some(dst_payload) = buf.get_mut(payload_at..total_len) {
-        dst_payload.copy_from_slice(payload);
-    }
-    emit_ipv4_tcp_in_place(src, dst, ttl, ident, tcp, payload.len(), buf)
-}
-
-/// Like [`emit_ipv4_tcp`], for a payload of `payload_len` bytes that the caller has
-/// already copied to `buf[ipv4_tcp_len(tcp, 0)..]`; writes both headers around it.
-pub fn emit_ipv4_tcp_in_place(
-    src: Ipv4Addr,
-    dst: Ipv4Addr,
-    ttl: u8,
-    ident: u16,
-    tcp: &TcpRepr,
+    header_len: usize,
     payload_len: usize,
-    buf: &mut [u8],
-) -> Result<usize, WireError> {
-    let total_len = check_packet_room(tcp, payload_len, buf.len())?;
-    let (ip_header, segment) = buf[..total_len].split_at_mut(IPV4_HEADER_LEN);
-    let ip_repr = Ipv4Repr {
-        src,
-        dst,
-        protocol: IP_PROTO_TCP,
-        ttl,
-        ident,
-        payload_len: segment.len(),
-    };
-    ip_repr.emit(ip_header)?;
-    tcp.emit_header(segment, src, dst, payload_len)?;
-    Ok(total_len)
-}
-
-/// The packet length for `tcp` and `payload_len`, or why it cannot be written into `room`.
-fn check_packet_room(tcp: &TcpRepr, payload_len: usize, room: usize) -> Result<usize, WireError> {
-    let total_len = ipv4_tcp_len(tcp, 0).saturating_add(payload_len);
-    if total_len > SEGMENT_LEN_MAX {
+) -> Result<&mut [u8], WireError> {
+    let segment_len = header_len.saturating_add(payload_len);
+    if segment_len > SEGMENT_LEN_MAX {
         return Err(WireError::PacketTooLong {
-            len: total_len,
+            len: segment_len,
             max: SEGMENT_LEN_MAX,
         });
     }
-    if room < total_len {
-        return Err(WireError::BufferTooSmall {
-            needed: total_len,
-            got: room,
-        });
+    let got = buf.len();
+    buf.get_mut(..segment_len).ok_or(WireError::BufferTooSmall {
+        needed: segment_len,
+        got,
+    })
+}
+
+/// The fixed 20-byte header of `repr` with a zero checksum field, as one value (RFC 9293
+/// §3.1); the data offset says `header_len` bytes and the reserved bits are clear.
+#[inline]
+fn fixed_header(repr: &TcpRepr, header_len: usize) -> [u8; TCP_HEADER_LEN] {
+    let [sp0, sp1] = repr.src_port.to_be_bytes();
+    let [dp0, dp1] = repr.dst_port.to_be_bytes();
+    let [q0, q1, q2, q3] = repr.seq.0.to_be_bytes();
+    let [a0, a1, a2, a3] = repr.ack.0.to_be_bytes();
+    let data_offset = ((header_len / 4) as u8) << 4;
+    let [w0, w1] = repr.window.to_be_bytes();
+    let [u0, u1] = repr.urgent.to_be_bytes();
+    [
+        sp0,
+        sp1,
+        dp0,
+        dp1,
+        q0,
+        q1,
+        q2,
+        q3,
+        a0,
+        a1,
+        a2,
+        a3,
+        data_offset,
+        repr.flags.0,
+        w0,
+        w1,
+        0, // checksum, taken as zero while computing it (RFC 9293 §3.1)
+        0,
+        u0,
+        u1,
+    ]
+}
+
+/// Writes the header and options of `repr`, laid out as `layout`, at the start of
+/// `segment` (exactly the segment: header, options, then the data, already in place) and
+/// the checksum for `src` -> `dst`. Returns `segment.len()`.
+///
+/// The options go first so that the checksum is one pass over them and the data plus the
+/// fixed header summed as a value, which is then stored whole, checksum included.
+///
+/// With [`TcpChecksum::Offloaded`] the field holds the folded pseudo-header sum, not
+/// complemented, and nothing else is summed: Linux's `__tcp_v4_send_check()` stores
+/// `~tcp_v4_check(skb->len, saddr, daddr, 0)` for CHECKSUM_PARTIAL, and `tcp_v4_check()`
+/// (`csum_tcpudp_magic()`) returns the complemented fold, so the field is the plain fold.
+/// The device then sums from the TCP header to the end with that field in place and stores
+/// the complement (`csum_start`/`csum_offset`), which gives the software checksum exactly.
+/// (Checked against the kernel's net/ipv4/tcp_ipv4.c and include/asm-generic/checksum.h.)
+pub(super) fn write_segment(
+    repr: &TcpRepr,
+    layout: &Layout,
+    segment: &mut [u8],
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    mode: TcpChecksum,
+) -> usize {
+    let segment_len = segment.len();
+    let options_len = layout.len();
+    let Some((fixed, rest)) = segment.split_first_chunk_mut::<TCP_HEADER_LEN>() else {
+        debug_assert!(false, "a segment is at least its fixed header");
+        return 0;
+    };
+    if let Some(area) = rest.get_mut(..options_len) {
+        layout.write(&repr.options, area);
     }
-    Ok(total_len)
+    let header_len = TCP_HEADER_LEN + options_len;
+    let mut header = fixed_header(repr, header_len);
+    // The caller checked segment_len <= SEGMENT_LEN_MAX, so the cast is exact.
+    debug_assert!(segment_len <= SEGMENT_LEN_MAX);
+    let pseudo = checksum::host_sum_tcp_pseudo_header(src, dst, segment_len as u16);
+    let value = match mode {
+        TcpChecksum::Software => {
+            // The fixed header is summed from the fields (host order, as the pseudo-header),
+            // the options and data from the bytes; the two meet as folded 16-bit sums.
+            let fields = u64::from(repr.src_port)
+                + u64::from(repr.dst_port)
+                + u64::from(repr.seq.0)
+                + u64::from(repr.ack.0)
+                + u64::from(u16::from_be_bytes([header[12], repr.flags.0]))
+                + u64::from(repr.window)
+                + u64::from(repr.urgent);
+            let rest_sum = checksum::fold_to_host(checksum::sum_native(rest));
+            !checksum::fold(pseudo + fields + u64::from(rest_sum))
+        }
+        TcpChecksum::Offloaded => checksum::fold(pseudo),
+    };
+    let [check_high, check_low] = value.to_be_bytes();
+    header[16] = check_high;
+    header[17] = check_low;
+    *fixed = header;
+    segment_len
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::wire::TcpOptions;
+    use crate::wire::{emit_ipv4_tcp, emit_ipv4_tcp_in_place, ipv4_tcp_len, parse_ipv4_tcp};
 
     const SRC: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
     const DST: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
