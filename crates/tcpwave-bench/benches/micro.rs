@@ -68,6 +68,69 @@ fn wire_benches(c: &mut Criterion) {
             .unwrap()
         })
     });
+    group.bench_function(
+        "tcpwave parse_ipv4_tcp_with Offloaded (4 B data, timestamps)",
+        |b| {
+            b.iter(|| {
+                wire::parse_ipv4_tcp_with(black_box(&data), wire::TcpChecksum::Offloaded)
+                    .unwrap()
+                    .1
+                    .seq
+            })
+        },
+    );
+    for (name, mode) in [
+        (
+            "tcpwave emit_ipv4_tcp_in_place_with Software (4 B data, timestamps)",
+            wire::TcpChecksum::Software,
+        ),
+        (
+            "tcpwave emit_ipv4_tcp_in_place_with Offloaded (4 B data, timestamps)",
+            wire::TcpChecksum::Offloaded,
+        ),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                wire::emit_ipv4_tcp_in_place_with(
+                    ip.src,
+                    ip.dst,
+                    64,
+                    1,
+                    black_box(&tcp),
+                    payload.len(),
+                    &mut out,
+                    mode,
+                )
+                .unwrap()
+            })
+        });
+    }
+    // A SYN with Linux's options takes the general option walk on parse and emit.
+    let syn = TcpRepr {
+        src_port: 40_000,
+        dst_port: 9000,
+        seq: tcpwave::SeqNumber(0x1234_5678),
+        flags: wire::TcpFlags::SYN,
+        window: 64_240,
+        options: wire::TcpOptions {
+            mss: Some(1460),
+            window_scale: Some(7),
+            sack_permitted: true,
+            timestamps: Some((1_000, 0)),
+            ..wire::TcpOptions::default()
+        },
+        ..TcpRepr::default()
+    };
+    let mut syn_bytes = vec![0u8; wire::ipv4_tcp_len(&syn, 0)];
+    wire::emit_ipv4_tcp(ip.src, ip.dst, 64, 1, &syn, &[], &mut syn_bytes).unwrap();
+    group.bench_function("tcpwave parse_ipv4_tcp (SYN, Linux options)", |b| {
+        b.iter(|| wire::parse_ipv4_tcp(black_box(&syn_bytes)).unwrap().1.seq)
+    });
+    group.bench_function("tcpwave emit_ipv4_tcp (SYN, Linux options)", |b| {
+        b.iter(|| {
+            wire::emit_ipv4_tcp(ip.src, ip.dst, 64, 1, black_box(&syn), &[], &mut out).unwrap()
+        })
+    });
     {
         use smoltcp::phy::ChecksumCapabilities;
         use smoltcp::wire::{IpAddress, Ipv4Packet, Ipv4Repr, TcpPacket, TcpRepr as SmRepr};
