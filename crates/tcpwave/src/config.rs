@@ -72,6 +72,12 @@ pub struct Config {
     pub isn_clock: bool,
     /// Secret for RFC 6528 ISNs, timestamp offsets and ephemeral port offsets.
     pub isn_secret: u128,
+    /// The device computes and checks TCP checksums, as Linux's `lo` does and a NIC with
+    /// `tx-checksumming` / `rx-checksumming` on (`ethtool -K`): segments go out with only
+    /// the pseudo-header sum in the checksum field (CHECKSUM_PARTIAL) and arrive trusted
+    /// (CHECKSUM_UNNECESSARY). Off by default: a TUN device or a capture needs real sums.
+    /// The IPv4 header checksum is always computed and verified.
+    pub checksum_offload: bool,
 }
 
 impl Default for Config {
@@ -106,6 +112,7 @@ impl Default for Config {
             tcp_challenge_ack_limit: 1000,
             isn_clock: true,
             isn_secret: 0x7463_7077_6176_652d_6973_6e2d_7365_6372,
+            checksum_offload: false,
         }
     }
 }
@@ -245,6 +252,10 @@ pub const KNOBS: &[KnobInfo] = &[
         name: "isn_secret",
         help: "secret for ISNs and port offsets (integer)",
     },
+    KnobInfo {
+        name: "checksum_offload",
+        help: "0 or 1: the device computes and checks TCP checksums (like lo)",
+    },
 ];
 
 fn parse_num<T: core::str::FromStr>(
@@ -359,6 +370,7 @@ impl Config {
             "tcp_challenge_ack_limit" => self.tcp_challenge_ack_limit = count(value)?,
             "isn_clock" => self.isn_clock = parse_bool(name, value)?,
             "isn_secret" => self.isn_secret = parse_num(name, value, "an unsigned integer")?,
+            "checksum_offload" => self.checksum_offload = parse_bool(name, value)?,
             _ => {
                 return Err(ConfigError::UnknownKnob {
                     name: name.to_string(),

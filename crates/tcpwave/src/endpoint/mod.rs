@@ -212,7 +212,7 @@ impl Endpoint {
     /// Parse an IPv4 packet and process the TCP segment in it. Malformed packets
     /// are counted (InErrs) and returned as errors; nothing else happens.
     pub fn handle_packet(&mut self, now: Instant, packet: &[u8]) -> Result<(), WireError> {
-        match wire::parse_ipv4_tcp(packet) {
+        match wire::parse_ipv4_tcp_with(packet, self.tcp_checksum()) {
             Ok((ip, tcp, payload)) => {
                 self.handle_segment(now, ip.src, ip.dst, &tcp, payload);
                 Ok(())
@@ -380,7 +380,17 @@ impl Endpoint {
             // Tcp: OutSegs counts every segment sent except retransmissions (RFC 1213).
             self.counters.OutSegs += 1;
             self.ip_ident = self.ip_ident.wrapping_add(1);
-            return wire::emit_ipv4_tcp(c.src, c.dst, TTL, self.ip_ident, &c.repr, &[], buf).ok();
+            return wire::emit_ipv4_tcp_in_place_with(
+                c.src,
+                c.dst,
+                TTL,
+                self.ip_ident,
+                &c.repr,
+                0,
+                buf,
+                self.tcp_checksum(),
+            )
+            .ok();
         }
         while let Some(h) = self.transmit_queue.pop_front() {
             let Some(conn) = self.conns.get_mut(h) else {
@@ -417,7 +427,26 @@ impl Endpoint {
             .copy_out(seg.data_offset, buf.get_mut(header_len..end)?);
         self.ip_ident = self.ip_ident.wrapping_add(1);
         let (src, dst) = (conn.tuple.local_addr, conn.tuple.remote_addr);
-        wire::emit_ipv4_tcp_in_place(src, dst, TTL, self.ip_ident, &seg.repr, seg.data_len, buf)
-            .ok()
+        let tcp_checksum = self.tcp_checksum();
+        wire::emit_ipv4_tcp_in_place_with(
+            src,
+            dst,
+            TTL,
+            self.ip_ident,
+            &seg.repr,
+            seg.data_len,
+            buf,
+            tcp_checksum,
+        )
+        .ok()
+    }
+
+    /// Who computes and checks TCP checksums (the `checksum_offload` knob).
+    fn tcp_checksum(&self) -> wire::TcpChecksum {
+        if self.cfg.checksum_offload {
+            wire::TcpChecksum::Offloaded
+        } else {
+            wire::TcpChecksum::Software
+        }
     }
 }
