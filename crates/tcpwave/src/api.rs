@@ -115,7 +115,7 @@ impl Endpoint {
         if conn.orphaned {
             return Err(Error::BadHandle);
         }
-        let n = conn.app_send(data)?;
+        let n = conn.app_send(data, &mut self.pool)?;
         let before = conn.state;
         self.after_change(id.0, before);
         Ok(n)

@@ -1,12 +1,13 @@
 //! The application's reads and writes on one connection.
 
+use super::buffers::BufferPool;
 use super::{Conn, Ctx};
 use crate::error::Error;
 use crate::state::State;
 
 impl Conn {
     /// Queue bytes for sending; returns how many were taken.
-    pub(crate) fn app_send(&mut self, data: &[u8]) -> Result<usize, Error> {
+    pub(crate) fn app_send(&mut self, data: &[u8], pool: &mut BufferPool) -> Result<usize, Error> {
         if let Some(err) = self.error {
             return Err(err);
         }
@@ -16,7 +17,7 @@ impl Conn {
             State::Closed => return Err(Error::NotConnected),
             _ => return Err(Error::BrokenPipe),
         }
-        let taken = self.send.push(data);
+        let taken = self.send.push(data, pool);
         self.write_seq += taken;
         if taken < data.len() {
             self.writable_wanted = true;

@@ -53,6 +53,8 @@ pub(crate) struct Ctx<'a> {
     pub events: &'a mut VecDeque<Event>,
     pub counters: &'a mut Counters,
     pub challenge: &'a mut ChallengeBudget,
+    /// Small buffer storage to take from instead of the allocator.
+    pub pool: &'a mut buffers::BufferPool,
     pub id: ConnId,
 }
 

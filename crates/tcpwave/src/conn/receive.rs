@@ -58,7 +58,7 @@ impl Conn {
         let advanced = if data.is_empty() {
             0
         } else {
-            self.recv.insert(offset, data)
+            self.recv.insert(offset, data, ctx.pool)
         };
         if offset > 0 && !data.is_empty() {
             // RFC 2018 §4: the next SACK option starts with the block holding this segment.

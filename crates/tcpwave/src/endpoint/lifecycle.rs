@@ -228,9 +228,11 @@ impl Endpoint {
 
     /// Forget a connection entirely.
     pub(crate) fn free(&mut self, h: Handle) {
-        let Some(conn) = self.conns.get(h) else {
+        let Some(conn) = self.conns.get_mut(h) else {
             return;
         };
+        conn.send.release(&mut self.pool);
+        conn.recv.release(&mut self.pool);
         let (wheel, tuple, listener) = (conn.wheel, conn.tuple, conn.listener);
         self.conns.discard(h);
         if let Some((key, _)) = wheel {

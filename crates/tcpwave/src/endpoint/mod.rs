@@ -35,6 +35,7 @@ use std::net::Ipv4Addr;
 use rustc_hash::FxHashMap;
 
 use crate::config::Config;
+use crate::conn::buffers::BufferPool;
 use crate::conn::{ChallengeBudget, Conn, Ctx};
 use crate::counters::Counters;
 use crate::event::Event;
@@ -100,6 +101,8 @@ pub struct Endpoint {
     pub(crate) control: VecDeque<ControlSegment>,
     pub(crate) counters: Counters,
     pub(crate) challenge: ChallengeBudget,
+    /// Small send/receive buffer storage of freed connections, for new ones.
+    pub(crate) pool: BufferPool,
     pub(crate) ip_ident: u16,
     /// Ephemeral ports taken per destination (a shortcut for `connect`'s port scan).
     pub(crate) port_use: connect::PortUse,
@@ -125,6 +128,7 @@ impl Endpoint {
             control: VecDeque::new(),
             counters: Counters::default(),
             challenge: ChallengeBudget::default(),
+            pool: BufferPool::default(),
             ip_ident: 0,
             port_use: connect::PortUse::default(),
         }
@@ -182,6 +186,7 @@ impl Endpoint {
             events: &mut self.events,
             counters: &mut self.counters,
             challenge: &mut self.challenge,
+            pool: &mut self.pool,
             id: ConnId(h),
         };
         Some(f(conn, &mut ctx))
@@ -198,6 +203,7 @@ impl Endpoint {
                 events: &mut self.events,
                 counters: &mut self.counters,
                 challenge: &mut self.challenge,
+                pool: &mut self.pool,
                 id: ConnId(slot),
             };
             make(&mut ctx)
