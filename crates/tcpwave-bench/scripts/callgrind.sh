@@ -5,6 +5,9 @@
 #
 #   crates/tcpwave-bench/scripts/callgrind.sh [LIFECYCLES] [ENGINES]   (default 10000 "tcpwave smoltcp")
 #
+# ENGINES: tcpwave, smoltcp (TCP checksums offloaded / ignored, as on their loopbacks) and
+# tcpwave-checksums, smoltcp-checksums (computed and verified).
+#
 # Only `measured_<engine>` (N lifecycles after a warm-up) is counted (--toggle-collect). For
 # tcpwave the warm-up reaches TIME_WAIT steady state (TIME_WAIT shortened to 1 s: instruction
 # counts do not depend on the table's size). Prints Ir per lifecycle and the top functions by
@@ -15,12 +18,12 @@ count=${1:-10000}
 engines=${2:-tcpwave smoltcp}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
 command -v valgrind >/dev/null || { echo "callgrind.sh: valgrind is not installed (apt-get install valgrind)" >&2; exit 1; }
-cargo build --release -q -p tcpwave-bench
-bin="$CARGO_TARGET_DIR/release/tcpwave-bench"
+cargo build --profile perf -q -p tcpwave-bench
+bin="$CARGO_TARGET_DIR/perf/tcpwave-bench"
 for engine in $engines; do
   out="$CARGO_TARGET_DIR/callgrind.$engine.out"
   valgrind --tool=callgrind --callgrind-out-file="$out" \
-    --toggle-collect="*measured_$engine*" \
+    --toggle-collect="*measured_${engine%%-*}*" \
     "$bin" callgrind-lifecycles "$engine" "$count" >/dev/null 2>"$out.log" || { cat "$out.log" >&2; exit 1; }
   callgrind_annotate --inclusive=no "$out" >"$out.txt" 2>/dev/null
   total=$(awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1; exit}' "$out.txt")

@@ -36,8 +36,9 @@ const NO_LIMIT: u64 = u64::MAX / 4;
 pub fn lifecycle(engine: &str, parked: u64, budget: Budget) -> Value {
     let setup = std::time::Instant::now();
     match engine {
-        "tcpwave" => {
-            let mut pair = tw::Pair::new(tw::bench_config());
+        "tcpwave" | "tcpwave-checksums" => {
+            let cfg = tw::engine_config(engine).expect("a tcpwave engine");
+            let mut pair = tw::Pair::new(cfg);
             pair.keep_parked_ids = false;
             pair.park(parked);
             let setup_seconds = setup.elapsed().as_secs_f64();
@@ -62,8 +63,13 @@ pub fn lifecycle(engine: &str, parked: u64, budget: Budget) -> Value {
                 "packets": pair.packets,
             })
         }
-        "smoltcp" => {
-            let mut net = sm::Net::new(sm::Lo::shipped());
+        "smoltcp" | "smoltcp-checksums" => {
+            let device = if engine == "smoltcp" {
+                sm::Lo::shipped()
+            } else {
+                sm::Lo::new(65_535, true)
+            };
+            let mut net = sm::Net::new(device);
             net.park(parked, 0);
             let setup_seconds = setup.elapsed().as_secs_f64();
             let (warmup, batch) = match (budget.quick, parked) {
@@ -110,7 +116,9 @@ pub fn lifecycle(engine: &str, parked: u64, budget: Budget) -> Value {
                 "seconds": rate.seconds, "setup_seconds": setup_seconds,
             })
         }
-        other => panic!("unknown engine {other:?}: use tcpwave, smoltcp or kernel"),
+        other => panic!(
+            "unknown engine {other:?}: use tcpwave, tcpwave-checksums, smoltcp, smoltcp-checksums or kernel"
+        ),
     }
 }
 
@@ -152,8 +160,9 @@ pub fn time_wait_memory(entries: u64) -> Value {
 /// by the number of TCBs.
 pub fn idle_memory(engine: &str, count: u64) -> Value {
     match engine {
-        "tcpwave" => {
-            let mut pair = tw::Pair::new(tw::bench_config());
+        "tcpwave" | "tcpwave-checksums" => {
+            let cfg = tw::engine_config(engine).expect("a tcpwave engine");
+            let mut pair = tw::Pair::new(cfg);
             pair.keep_parked_ids = false;
             pair.park(16);
             let before = rss_bytes();
@@ -165,8 +174,13 @@ pub fn idle_memory(engine: &str, count: u64) -> Value {
                 "bytes_per_tcb": delta as f64 / (2 * count) as f64,
             })
         }
-        "smoltcp" => {
-            let mut net = sm::Net::new(sm::Lo::shipped());
+        "smoltcp" | "smoltcp-checksums" => {
+            let device = if engine == "smoltcp" {
+                sm::Lo::shipped()
+            } else {
+                sm::Lo::new(65_535, true)
+            };
+            let mut net = sm::Net::new(device);
             net.park(16, 0);
             let before = rss_bytes();
             net.park(count, 0);
@@ -189,8 +203,9 @@ pub const BULK_BUFFER_BYTES: u32 = 1 << 20;
 /// One stream in process at `mss`: bytes per second.
 pub fn bulk(engine: &str, mss: u16, total_bytes: u64) -> Value {
     let (bytes, seconds) = match engine {
-        "tcpwave" => {
-            let r = tw::bulk(mss, BULK_BUFFER_BYTES, total_bytes);
+        "tcpwave" | "tcpwave-checksums" => {
+            let cfg = tw::engine_config(engine).expect("a tcpwave engine");
+            let r = tw::bulk(cfg, mss, BULK_BUFFER_BYTES, total_bytes);
             (r.bytes, r.wall_seconds)
         }
         "smoltcp" | "smoltcp-checksums" => {
@@ -199,7 +214,7 @@ pub fn bulk(engine: &str, mss: u16, total_bytes: u64) -> Value {
             (r.bytes, r.wall_seconds)
         }
         other => {
-            panic!("bulk: unknown engine {other:?}: use tcpwave, smoltcp or smoltcp-checksums")
+            panic!("bulk: unknown engine {other:?}: use tcpwave, tcpwave-checksums, smoltcp or smoltcp-checksums")
         }
     };
     json!({

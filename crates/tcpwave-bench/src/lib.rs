@@ -1,6 +1,6 @@
 //! Benchmarks of tcpwave against the peers a user would pick instead: smoltcp 0.14 (over its
 //! `Loopback` device, on a virtual clock) and the Linux kernel (real sockets on 127.0.0.1),
-//! measured in the same run. `cargo run --release -p tcpwave-bench` prints the table;
+//! measured in the same run. `cargo run --profile perf -p tcpwave-bench` prints the table;
 //! docs/benchmarks.md explains every row.
 //!
 //! Each measurement runs in a fresh child process (`tcpwave-bench <case> ..`), so resident

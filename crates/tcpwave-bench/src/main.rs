@@ -16,12 +16,15 @@ use tcpwave_bench::cases::{self, Budget};
 use tcpwave_bench::{kernel, report, sm, tw};
 
 const USAGE: &str = "usage: tcpwave-bench [run] [--quick] [--json [PATH]]
-       tcpwave-bench lifecycle tcpwave|smoltcp|kernel M [--quick]
+       tcpwave-bench lifecycle tcpwave|tcpwave-checksums|smoltcp|smoltcp-checksums|kernel M [--quick]
        tcpwave-bench time-wait-memory N
        tcpwave-bench idle-memory tcpwave|smoltcp N
-       tcpwave-bench bulk tcpwave|smoltcp|smoltcp-checksums MSS BYTES
+       tcpwave-bench bulk tcpwave|tcpwave-checksums|smoltcp|smoltcp-checksums MSS BYTES
        tcpwave-bench timers N
-       tcpwave-bench callgrind-lifecycles tcpwave|smoltcp N";
+       tcpwave-bench callgrind-lifecycles tcpwave|tcpwave-checksums|smoltcp|smoltcp-checksums N
+
+tcpwave and smoltcp run with TCP checksums offloaded / ignored, as on their loopbacks (and
+the kernel's lo); the -checksums variants compute and verify them.";
 
 fn number(arg: Option<&String>, what: &str) -> Result<u64, String> {
     let text = arg.ok_or_else(|| format!("missing {what}\n{USAGE}"))?;
@@ -105,22 +108,27 @@ fn dispatch(
             let engine = text(args.get(1), "ENGINE")?;
             let count = number(args.get(2), "N")?;
             match engine {
-                "tcpwave" => {
+                "tcpwave" | "tcpwave-checksums" => {
                     // Instructions do not depend on the table's size (cache misses are not
                     // counted), so TIME_WAIT lasts 1 s here instead of 60 s: steady state
                     // (10,000 live entries, one expiring per lifecycle) after a warm-up that
                     // valgrind runs in seconds.
                     let cfg = tcpwave::Config {
                         msl: tcpwave::Duration::from_millis(500),
-                        ..tw::bench_config()
+                        ..tw::engine_config(engine).expect("a tcpwave engine")
                     };
                     let mut pair = tw::Pair::new(cfg);
                     pair.lifecycles(20_000);
                     measured_tcpwave(&mut pair, count);
                     serde_json::json!({"engine": engine, "lifecycles": count, "packets": pair.packets})
                 }
-                "smoltcp" => {
-                    let mut net = sm::Net::new(sm::Lo::shipped());
+                "smoltcp" | "smoltcp-checksums" => {
+                    let device = if engine == "smoltcp" {
+                        sm::Lo::shipped()
+                    } else {
+                        sm::Lo::new(65_535, true)
+                    };
+                    let mut net = sm::Net::new(device);
                     net.lifecycles(1000);
                     measured_smoltcp(&mut net, count);
                     serde_json::json!({"engine": engine, "lifecycles": count, "polls": net.polls, "packets": net.device.packets})

@@ -146,6 +146,15 @@ pub fn run(exe: &Path, plan: Plan) -> Value {
                 lifecycles.push(r);
             }
         }
+        if m == 0 {
+            // The same lifecycle with TCP checksums computed and verified by both engines
+            // (the rows above leave them to the loopback "device", as smoltcp's Loopback
+            // and Linux's lo do).
+            for engine in ["tcpwave-checksums", "smoltcp-checksums"] {
+                progress(&format!("lifecycles, {engine}, 0 parked"));
+                lifecycles.push(child(exe, &args(&["lifecycle", engine, "0"], budget)));
+            }
+        }
         // One descriptor per parked connection here, one in the helper, plus a few.
         if m + 64 <= fd_limit {
             progress(&format!("lifecycles, kernel, {m} parked"));
@@ -182,7 +191,12 @@ pub fn run(exe: &Path, plan: Plan) -> Value {
     ];
     let mut bulk = Vec::new();
     for mss in [1460u16, 65495] {
-        for engine in ["tcpwave", "smoltcp", "smoltcp-checksums"] {
+        for engine in [
+            "tcpwave",
+            "smoltcp",
+            "tcpwave-checksums",
+            "smoltcp-checksums",
+        ] {
             progress(&format!("bulk, {engine}, MSS {mss}"));
             bulk.push(child(
                 exe,
@@ -283,6 +297,12 @@ pub fn table(results: &Value, parked: &[u64]) -> String {
             rate_cell(results, "kernel", m)
         ));
     }
+    out.push_str(&format!(
+        "  {:>9} | {:>12} | {:>12} |   (M = 0, TCP checksums computed and verified by both)\n",
+        "checksums",
+        rate_cell(results, "tcpwave-checksums", 0),
+        rate_cell(results, "smoltcp-checksums", 0),
+    ));
     if let Some(skipped) = results["skipped"].as_array() {
         for s in skipped {
             out.push_str(&format!(
@@ -393,8 +413,8 @@ pub fn table(results: &Value, parked: &[u64]) -> String {
         "5. Bulk throughput, one stream in process (Gbit/s of payload, 1 MiB socket buffers)\n",
     );
     out.push_str(&format!(
-        "  {:>6} | {:>9} | {:>9} | {:>22}\n",
-        "MSS", "tcpwave", "smoltcp", "smoltcp with checksums"
+        "  {:>6} | {:>9} | {:>9} | {:>17} | {:>17}\n",
+        "MSS", "tcpwave", "smoltcp", "tcpwave checksums", "smoltcp checksums"
     ));
     for mss in [1460u64, 65495] {
         let gbps = |e: &str| {
@@ -404,10 +424,11 @@ pub fn table(results: &Value, parked: &[u64]) -> String {
         };
         let cell = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.2}"));
         out.push_str(&format!(
-            "  {:>6} | {:>9} | {:>9} | {:>22}\n",
+            "  {:>6} | {:>9} | {:>9} | {:>17} | {:>17}\n",
             mss,
             cell(gbps("tcpwave")),
             cell(gbps("smoltcp")),
+            cell(gbps("tcpwave-checksums")),
             cell(gbps("smoltcp-checksums"))
         ));
         if let (Some(t), Some(s)) = (gbps("tcpwave"), gbps("smoltcp")) {
@@ -419,7 +440,7 @@ pub fn table(results: &Value, parked: &[u64]) -> String {
         }
     }
     out.push_str(
-        "  (smoltcp's Loopback ignores checksums; tcpwave always computes and verifies them)\n\n",
+        "  (tcpwave and smoltcp: TCP checksums left to the loopback, as smoltcp's Loopback and Linux's lo\n   do; the checksums columns compute and verify them)\n\n",
     );
 
     let t = &results["timers"];

@@ -32,14 +32,36 @@ const PUMP_STEP_MAX: usize = 1_000_000;
 
 /// The configuration every tcpwave measurement uses: Linux defaults, except that TIME_WAIT
 /// entries are never recycled early (`tcp_tw_reuse` 0), the table is not capped, the
-/// ephemeral range is wide, and the listen backlog may hold every parked connection.
+/// ephemeral range is wide, the listen backlog may hold every parked connection, and TCP
+/// checksums are offloaded to the "device" (`checksum_offload`), as on the peers' own
+/// loopbacks: smoltcp's `Loopback` ignores them and Linux's `lo` neither computes nor
+/// checks them. [`bench_config_checksums`] computes them in software instead.
 pub fn bench_config() -> Config {
     Config {
         ip_local_port_range: (1024, 65535),
         tcp_tw_reuse: 0,
         tcp_max_tw_buckets: u32::MAX,
         somaxconn: 1 << 24,
+        checksum_offload: true,
         ..Config::default()
+    }
+}
+
+/// [`bench_config`] with TCP checksums computed on send and verified on receive.
+pub fn bench_config_checksums() -> Config {
+    Config {
+        checksum_offload: false,
+        ..bench_config()
+    }
+}
+
+/// The configuration for a tcpwave engine name: `tcpwave` (checksums offloaded, like the
+/// peers' loopbacks) or `tcpwave-checksums` (computed and verified).
+pub fn engine_config(engine: &str) -> Option<Config> {
+    match engine {
+        "tcpwave" => Some(bench_config()),
+        "tcpwave-checksums" => Some(bench_config_checksums()),
+        _ => None,
     }
 }
 
@@ -291,13 +313,13 @@ pub struct BulkResult {
 /// One stream in process: the client writes `total_bytes` as fast as the window allows and
 /// the server reads everything, each side copying through a 64 KiB application buffer.
 /// `buffer_bytes` sizes both socket buffers.
-pub fn bulk(mss: u16, buffer_bytes: u32, total_bytes: u64) -> BulkResult {
+pub fn bulk(base: Config, mss: u16, buffer_bytes: u32, total_bytes: u64) -> BulkResult {
     let cfg = Config {
         mss,
         tcp_rmem_default: buffer_bytes,
         tcp_rmem_max: buffer_bytes.max(65_535),
         tcp_wmem_default: buffer_bytes,
-        ..bench_config()
+        ..base
     };
     let mut pair = Pair::new(cfg);
     let now = pair.now;
