@@ -79,8 +79,11 @@ pub struct PortAllocator {
     /// Stands in for `get_random_u32_below(8)`.
     jitter_hasher: SipHasher13,
     jitter_draws: u64,
-    /// Linux `table_perturb`, minus the seed; empty until the first allocation.
+    /// Linux `table_perturb`: each counter's seed (once `seeded`) plus what connects added;
+    /// empty until the first allocation.
     perturb: Vec<u32>,
+    /// One bit per counter: its seed was added (a SipHash per counter once, not per connect).
+    seeded: Vec<u64>,
 }
 
 impl PortAllocator {
@@ -110,6 +113,7 @@ impl PortAllocator {
             jitter_hasher: hasher13(b"tcpwave ephemeral port jitter"),
             jitter_draws: 0,
             perturb: Vec::new(),
+            seeded: Vec::new(),
         }
     }
 
@@ -181,17 +185,27 @@ impl PortAllocator {
     }
 
     /// `table_perturb[index]`: a keyed-hash seed (Linux: random) plus what connects added.
-    fn perturbation(&self, index: usize) -> u32 {
-        let seed = self.perturb_seed_hasher.hash(&(index as u32).to_le_bytes()) as u32;
-        let added = self.perturb.get(index).copied().unwrap_or(0);
-        seed.wrapping_add(added)
+    fn perturbation(&mut self, index: usize) -> u32 {
+        if self.perturb.is_empty() {
+            self.perturb = vec![0; PERTURB_TABLE_SIZE];
+            self.seeded = vec![0; PERTURB_TABLE_SIZE / 64];
+        }
+        let (word, bit) = (index / 64, 1u64 << (index % 64));
+        if self.seeded[word] & bit == 0 {
+            let seed = self.perturb_seed_hasher.hash(&(index as u32).to_le_bytes()) as u32;
+            self.perturb[index] = self.perturb[index].wrapping_add(seed);
+            self.seeded[word] |= bit;
+        }
+        self.perturb[index]
     }
 
     /// Linux: `i = max(i, get_random_u32_below(8) * 2); table_perturb[index] += i + 2`.
+    /// `perturbation(index)` was asked first, so the table exists.
     fn advance_perturbation(&mut self, index: usize, tried: u32) {
-        if self.perturb.is_empty() {
-            self.perturb = vec![0; PERTURB_TABLE_SIZE];
-        }
+        debug_assert!(
+            !self.perturb.is_empty(),
+            "perturbation() allocates the table"
+        );
         let draw = self.jitter_hasher.hash(&self.jitter_draws.to_le_bytes());
         self.jitter_draws += 1;
         let jitter = (draw % 8) as u32 * 2;
