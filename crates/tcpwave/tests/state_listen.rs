@@ -225,94 +225,146 @@ fn listening_twice_on_one_port_is_addr_in_use() {
 // =======================================================================================
 // LISTEN: the backlog (SYN queue and accept queue)
 // =======================================================================================
+//
+// Linux lets backlog + 1 connections into each queue: `sk_acceptq_is_full` is
+// `sk_ack_backlog > sk_max_ack_backlog` (include/net/sock.h, kept so on purpose since
+// commit 64a146513f8f), and `inet_csk_reqsk_queue_is_full` is `qlen > sk_max_ack_backlog`
+// since commit 3479c7549fb1 (2025). tcpwave has no SYN cookies: it behaves as
+// `tcp_syncookies = 0`, where a SYN over the SYN-queue bound is dropped.
+
+/// Peer `p`'s SYN to our listener; returns our SYN-ACK's sequence number (our ISS).
+#[track_caller]
+fn handshake_syn(t: &mut T, p: SocketAddrV4) -> SeqNumber {
+    t.send_from(p, t.ours, syn(PEER_ISS).opts(mss_only(1460)));
+    let (src, dst, seg) = t.poll().expect("SYN-ACK");
+    assert_eq!((src, dst), (t.ours, p));
+    assert_eq!(seg.flags, TcpFlags::SYN | TcpFlags::ACK);
+    seg.seq
+}
+
+/// Peer `p`'s handshake ACK for our SYN-ACK with sequence number `iss`.
+#[track_caller]
+fn handshake_ack(t: &mut T, p: SocketAddrV4, iss: SeqNumber) {
+    t.send_from(p, t.ours, ack(PEER_ISS + 1u32, iss + 1u32));
+}
+
+fn state_of(t: &T, p: SocketAddrV4) -> Option<State> {
+    t.ep.info_by_tuple(&FourTuple::new(t.ours, p))
+        .map(|i| i.state)
+}
 
 #[test]
-fn syn_queue_full_drops_the_syn_and_counts_listen_drops() {
+fn syn_queue_holds_backlog_plus_one_then_drops_the_syn_and_counts_listen_drops() {
+    // Backlog 2: three SYNs get a SYN-ACK (`inet_csk_reqsk_queue_is_full` is `qlen >
+    // backlog`); the fourth is dropped (tcp_conn_request: goto drop, tcp_listendrop).
     let mut t = T::new(config());
     let l = t.ep.listen(t.now, t.ours, 2).unwrap();
-    for port in [50_001, 50_002] {
-        t.send_from(peer_at(port), t.ours, syn(PEER_ISS).opts(mss_only(1460)));
-        let seg = t.poll().expect("SYN-ACK").2;
-        assert_eq!(seg.flags, TcpFlags::SYN | TcpFlags::ACK);
+    for port in [50_001, 50_002, 50_003] {
+        handshake_syn(&mut t, peer_at(port));
     }
-    t.send_from(peer_at(50_003), t.ours, syn(PEER_ISS).opts(mss_only(1460)));
+    t.send_from(peer_at(50_004), t.ours, syn(PEER_ISS).opts(mss_only(1460)));
     recv_nothing!(t);
     assert_eq!(t.ep.counters().ListenDrops, 1);
-    assert_eq!(t.ep.connection_count(), 2);
+    assert_eq!(t.ep.connection_count(), 3);
+    assert_eq!(state_of(&t, peer_at(50_004)), None);
     assert_eq!(t.ep.accept(t.now, l), Err(Error::WouldBlock));
 }
 
 #[test]
-fn accept_queue_full_drops_the_syn() {
+fn accept_queue_holds_backlog_plus_one_then_drops_the_syn() {
+    // Backlog 1: two established connections wait for accept() (`sk_acceptq_is_full` is
+    // `sk_ack_backlog > sk_max_ack_backlog`); then tcp_conn_request drops the next SYN:
+    // `if (sk_acceptq_is_full(sk)) { NET_INC_STATS(.., LINUX_MIB_LISTENOVERFLOWS); goto
+    // drop; }`, and `drop:` counts ListenDrops.
     let mut t = T::new(config());
     let l = t.ep.listen(t.now, t.ours, 1).unwrap();
     t.listener = Some(l);
-    let first = peer_at(50_001);
-    t.send_from(first, t.ours, syn(PEER_ISS).opts(mss_only(1460)));
-    let synack = t.poll().expect("SYN-ACK").2;
-    t.send_from(first, t.ours, ack(PEER_ISS + 1u32, synack.seq + 1u32));
-    assert_eq!(
-        t.ep.snapshot()
-            .iter()
-            .filter(|r| r.state == State::Established)
-            .count(),
-        1
-    );
-    // The accept queue holds one connection nobody accepted: the next SYN is dropped.
-    t.send_from(peer_at(50_002), t.ours, syn(PEER_ISS).opts(mss_only(1460)));
+    for port in [50_001, 50_002] {
+        let iss = handshake_syn(&mut t, peer_at(port));
+        handshake_ack(&mut t, peer_at(port), iss);
+        assert_eq!(state_of(&t, peer_at(port)), Some(State::Established));
+    }
+    t.send_from(peer_at(50_003), t.ours, syn(PEER_ISS).opts(mss_only(1460)));
     recv_nothing!(t);
     assert_eq!(t.ep.counters().ListenDrops, 1);
-    // Once accepted, there is room again.
+    assert_eq!(state_of(&t, peer_at(50_003)), None);
+    // Once one is accepted, there is room again.
     t.ep.accept(t.now, l).unwrap();
-    t.send_from(peer_at(50_002), t.ours, syn(PEER_ISS).opts(mss_only(1460)));
-    let seg = t.poll().expect("SYN-ACK").2;
-    assert_eq!(seg.flags, TcpFlags::SYN | TcpFlags::ACK);
+    handshake_syn(&mut t, peer_at(50_003));
+    assert_eq!(t.ep.counters().ListenDrops, 1);
 }
 
 #[test]
-fn handshake_ack_is_dropped_while_the_accept_queue_is_full_and_synack_retried() {
+fn backlog_2_holds_3_children_and_drops_the_4th_handshake_ack_until_synack_retried() {
+    // Linux `tcp_v4_syn_recv_sock` (net/ipv4/tcp_ipv4.c), reached from tcp_check_req when
+    // the handshake's ACK arrives: `if (sk_acceptq_is_full(sk)) goto exit_overflow;` and
+    // `exit_overflow: NET_INC_STATS(.., LINUX_MIB_LISTENOVERFLOWS); .. exit:
+    // tcp_listendrop(sk);` (ListenDrops). `sk_acceptq_is_full` (include/net/sock.h) is
+    // `sk_ack_backlog > sk_max_ack_backlog`, so backlog 2 holds 3 established children.
+    // The ACK is dropped, the request stays in SYN-RECEIVED and its SYN-ACK timer
+    // retransmits; a later ACK completes the handshake once accept() made room.
+    // (tcpwave counts ListenDrops; it has no ListenOverflows counter.)
     let mut t = T::new(config());
     let l = t.ep.listen(t.now, t.ours, 2).unwrap();
-    let (a, b, c) = (peer_at(50_001), peer_at(50_002), peer_at(50_003));
+    let peers: Vec<SocketAddrV4> = (50_001..=50_004).map(peer_at).collect();
+    let (a, b, c, d) = (peers[0], peers[1], peers[2], peers[3]);
     let mut iss = std::collections::HashMap::new();
     for p in [a, b] {
-        t.send_from(p, t.ours, syn(PEER_ISS).opts(mss_only(1460)));
-        iss.insert(p, t.poll().unwrap().2.seq);
+        iss.insert(p, handshake_syn(&mut t, p));
+        handshake_ack(&mut t, p, iss[&p]);
     }
-    t.send_from(a, t.ours, ack(PEER_ISS + 1u32, iss[&a] + 1u32));
-    t.send_from(c, t.ours, syn(PEER_ISS).opts(mss_only(1460)));
-    iss.insert(c, t.poll().expect("room in both queues").2.seq);
-    t.send_from(b, t.ours, ack(PEER_ISS + 1u32, iss[&b] + 1u32));
-    // Accept queue: a, b (full). c's ACK is dropped (Linux tcp_check_req, ListenOverflows).
-    t.send_from(c, t.ours, ack(PEER_ISS + 1u32, iss[&c] + 1u32));
+    // Accept queue a, b: not full yet (2 > 2 is false), so c's and d's SYNs get answers.
+    for p in [c, d] {
+        iss.insert(p, handshake_syn(&mut t, p));
+    }
+    handshake_ack(&mut t, c, iss[&c]);
+    for p in [a, b, c] {
+        assert_eq!(state_of(&t, p), Some(State::Established));
+    }
+    t.events();
+    // Accept queue a, b, c: full (3 > 2). d's ACK is dropped without a word.
+    handshake_ack(&mut t, d, iss[&d]);
     recv_nothing!(t);
+    assert!(t.events().is_empty());
     assert_eq!(t.ep.counters().ListenDrops, 1);
-    let c_tuple = FourTuple::new(t.ours, c);
-    assert_eq!(
-        t.ep.info_by_tuple(&c_tuple).unwrap().state,
-        State::SynReceived
-    );
-    // The SYN-ACK is retransmitted after the initial RTO; once there is room, the
-    // retransmitted ACK completes the handshake.
+    assert_eq!(t.ep.counters().PassiveOpens, 4);
+    assert_eq!(state_of(&t, d), Some(State::SynReceived));
+    // The SYN-ACK is retransmitted after the initial RTO (1 s).
     t.advance(Duration::from_secs(1));
     let (_, dst, seg) = t.poll().expect("SYN-ACK retransmission");
-    assert_eq!(dst, c);
+    assert_eq!(dst, d);
     assert_eq!(
-        (seg.flags, seg.seq),
-        (TcpFlags::SYN | TcpFlags::ACK, iss[&c])
+        (seg.flags, seg.seq, seg.ack),
+        (TcpFlags::SYN | TcpFlags::ACK, iss[&d], PEER_ISS + 1u32)
     );
-    t.ep.accept(t.now, l).unwrap();
-    t.send_from(c, t.ours, ack(PEER_ISS + 1u32, iss[&c] + 1u32));
-    assert_eq!(
-        t.ep.info_by_tuple(&c_tuple).unwrap().state,
-        State::Established
-    );
+    recv_nothing!(t);
+    // Still full: the ACK answering the retransmission is dropped too.
+    handshake_ack(&mut t, d, iss[&d]);
+    assert_eq!(t.ep.counters().ListenDrops, 2);
+    assert_eq!(state_of(&t, d), Some(State::SynReceived));
+    // accept() makes room; the next ACK completes the handshake.
+    let first = t.ep.accept(t.now, l).unwrap();
+    assert_eq!(t.ep.tuple(first), Some(FourTuple::new(t.ours, a)));
+    handshake_ack(&mut t, d, iss[&d]);
+    assert_eq!(state_of(&t, d), Some(State::Established));
+    assert_eq!(t.ep.counters().ListenDrops, 2);
+    // b, c, d wait: three again, the most backlog 2 holds.
+    let mut waiting = Vec::new();
+    while let Ok(c) = t.ep.accept(t.now, l) {
+        waiting.push(t.ep.tuple(c).unwrap().remote());
+    }
+    assert_eq!(waiting, vec![b, c, d]);
 }
+
+// =======================================================================================
+// Closing a listener (Linux inet_csk_listen_stop)
+// =======================================================================================
 
 #[test]
 fn close_listener_resets_connections_waiting_for_accept() {
     let mut t = established_waiting_for_accept();
     t.ep.close_listener(t.now, t.listener.unwrap()).unwrap();
+    t.check();
     recv!(t, rst_ack(t.iss + 1u32, PEER_ISS + 1u32));
     recv_nothing!(t);
     assert_eq!(t.ep.connection_count(), 0);

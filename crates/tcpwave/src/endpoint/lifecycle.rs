@@ -116,7 +116,7 @@ impl Endpoint {
     pub(crate) fn accept_queue_full(&self, listener: Handle) -> bool {
         self.listeners
             .get(listener)
-            .is_some_and(|l| l.accept_queue.len() >= l.backlog as usize)
+            .is_some_and(|l| l.accept_queue.len() > l.backlog as usize)
     }
 
     /// The connection reached TIME-WAIT: keep only the compact entry (or none, when

@@ -1,6 +1,20 @@
 //! Listening sockets: a SYN queue and an accept queue, both bounded by the listen
 //! backlog as in Linux (`inet_csk_reqsk_queue_is_full`, `sk_acceptq_is_full`), and
 //! passive open (RFC 9293 §3.10.7.2).
+//!
+//! Both Linux bounds compare with `>`, so a listener with backlog N holds N + 1
+//! connections in each queue before it drops:
+//!
+//! - include/net/sock.h: `sk_acceptq_is_full(sk)` is
+//!   `READ_ONCE(sk->sk_ack_backlog) > READ_ONCE(sk->sk_max_ack_backlog)`, with a note
+//!   that whoever thinks it should be `>=` must read commit 64a146513f8f ("[NET]: Revert
+//!   incorrect accept queue backlog changes."): listen(fd, 0) still lets one connection in.
+//! - include/net/inet_connection_sock.h: `inet_csk_reqsk_queue_is_full(sk)` is
+//!   `inet_csk_reqsk_queue_len(sk) > READ_ONCE(sk->sk_max_ack_backlog)` since commit
+//!   3479c7549fb1 ("tcp/dccp: allow a connection when sk_max_ack_backlog is zero",
+//!   January 2025, backported to the stable kernels); it was `>=` before. With
+//!   `tcp_syncookies` on, Linux answers a full SYN queue with a SYN cookie; tcpwave has
+//!   no SYN cookies and behaves as `tcp_syncookies = 0`: the SYN is dropped.
 
 use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -66,10 +80,19 @@ impl Endpoint {
         let Some(listener) = self.listeners.get(lh) else {
             return;
         };
-        if listener.accept_queue.len() >= listener.backlog as usize
-            || listener.syn_queue_len >= listener.backlog
-        {
-            // Linux `tcp_conn_request` drops the SYN (no syncookies here); the client retries.
+        // Linux `tcp_conn_request` (net/ipv4/tcp_input.c), in this order:
+        //   if ((syncookies == 2 || inet_csk_reqsk_queue_is_full(sk)) && !isn)
+        //           { want_cookie = tcp_syn_flood_action(..); if (!want_cookie) goto drop; }
+        //   if (sk_acceptq_is_full(sk))
+        //           { NET_INC_STATS(.., LINUX_MIB_LISTENOVERFLOWS); goto drop; }
+        //   drop: tcp_listendrop(sk);   /* LINUX_MIB_LISTENDROPS */
+        // Both bounds let backlog + 1 in (see the module docs). A SYN that reopens a
+        // TIME_WAIT tuple (`isn` set) skips the SYN-queue bound but not the accept queue's.
+        // The dropped SYN is retransmitted by the client. (tcpwave counts ListenDrops only;
+        // Linux also counts ListenOverflows for the accept queue, TCPReqQFullDrop for the
+        // SYN queue.)
+        let syn_queue_full = iss.is_none() && listener.syn_queue_len > listener.backlog;
+        if syn_queue_full || self.accept_queue_full(lh) {
             self.counters.ListenDrops += 1;
             return;
         }
