@@ -93,9 +93,24 @@ impl Endpoint {
         Ok(ConnId(h))
     }
 
-    /// Stop listening. Connections waiting in the accept queue are reset.
+    /// Stop listening, as Linux `inet_csk_listen_stop` (net/ipv4/inet_connection_sock.c)
+    /// does when the listening socket is closed:
+    ///
+    /// - connections still in SYN-RECEIVED are forgotten at once, with no segment and no
+    ///   counter (see `drop_syn_queue`): the peer's handshake ACK, or any later segment,
+    ///   then meets a closed port and draws a RST;
+    /// - every connection waiting in the accept queue goes through `inet_child_forget`,
+    ///   which calls the protocol's disconnect, `tcp_disconnect`: from ESTABLISHED or
+    ///   CLOSE-WAIT (`tcp_need_reset`) it sends `tcp_send_active_reset`'s RST|ACK
+    ///   (OutRsts) and `tcp_set_state(TCP_CLOSE)` counts EstabResets; one the peer already
+    ///   reset is just freed. The children are orphans (`sock_orphan`): nobody is told.
     pub fn close_listener(&mut self, now: Instant, listener: ListenerId) -> Result<(), Error> {
         self.advance(now);
+        if !self.listeners.contains(listener.0) {
+            return Err(Error::BadHandle);
+        }
+        // While the listener still exists, so that its SYN-queue count goes down with them.
+        self.drop_syn_queue(listener.0);
         let l = self.listeners.remove(listener.0).ok_or(Error::BadHandle)?;
         self.listen_map.remove(&(*l.local.ip(), l.local.port()));
         let waiting: VecDeque<_> = l.accept_queue;
@@ -103,6 +118,8 @@ impl Endpoint {
             if let Some(conn) = self.conns.get_mut(h) {
                 conn.listener = None;
             }
+            // RFC 9293 §3.10.5 ABORT, which is what tcp_disconnect implements ("ABORT
+            // function of RFC793"): RST in a synchronized state, then CLOSED and freed.
             self.abort(now, ConnId(h)).ok();
         }
         Ok(())

@@ -370,6 +370,139 @@ fn close_listener_resets_connections_waiting_for_accept() {
     assert_eq!(t.ep.connection_count(), 0);
 }
 
+#[test]
+fn close_listener_frees_half_open_children_silently_and_resets_queued_ones() {
+    // inet_csk_listen_stop: the child in the accept queue goes through inet_child_forget
+    // -> tcp_disconnect, which sends tcp_send_active_reset's RST|ACK (tcp_need_reset:
+    // ESTABLISHED) and counts OutRsts and EstabResets. The request socket in SYN-RECEIVED
+    // sends nothing: it is dropped (reqsk_timer_handler and tcp_v4_rcv drop a request
+    // whose listener is no longer in TCP_LISTEN), and the peer's handshake ACK then
+    // finds no socket at all: RST as for a closed port.
+    let mut t = established_waiting_for_accept();
+    let queued = t.conn();
+    let half_open_peer = peer_at(50_001);
+    let half_open_iss = handshake_syn(&mut t, half_open_peer);
+    let half_open = t
+        .events()
+        .iter()
+        .find_map(|e| match *e {
+            Event::StateChanged {
+                conn,
+                to: State::SynReceived,
+                ..
+            } => conn,
+            _ => None,
+        })
+        .expect("the half-open connection");
+    let before = *t.ep.counters();
+
+    t.ep.close_listener(t.now, t.listener.unwrap()).unwrap();
+    t.check();
+
+    recv!(t, rst_ack(t.iss + 1u32, PEER_ISS + 1u32));
+    recv_nothing!(t);
+    assert_eq!(
+        t.events(),
+        vec![
+            Event::StateChanged {
+                conn: Some(half_open),
+                tuple: FourTuple::new(t.ours, half_open_peer),
+                from: State::SynReceived,
+                to: State::Closed,
+                reason: Reason::ListenerClosed,
+            },
+            Event::StateChanged {
+                conn: Some(queued),
+                tuple: t.tuple(),
+                from: State::Established,
+                to: State::Closed,
+                reason: Reason::AppAbort,
+            },
+        ]
+    );
+    let after = *t.ep.counters();
+    assert_eq!(after.OutRsts, before.OutRsts + 1);
+    assert_eq!(after.EstabResets, before.EstabResets + 1);
+    assert_eq!(after.AttemptFails, before.AttemptFails);
+    assert_eq!(after.ListenDrops, before.ListenDrops);
+    assert_eq!(t.ep.connection_count(), 0);
+    assert_eq!(t.ep.state(half_open), None);
+    assert_eq!(t.ep.state(queued), None);
+    assert_eq!(t.ep.poll_timeout(), None, "no timer left behind");
+
+    // No SYN-ACK retransmission: the half-open connection is gone.
+    t.advance(Duration::from_secs(10));
+    recv_nothing!(t);
+    assert!(t.events().is_empty());
+
+    // The late handshake ACK meets a closed port: <SEQ=SEG.ACK><CTL=RST>
+    // (RFC 9293 §3.10.7.1, Linux tcp_v4_send_reset with no socket).
+    handshake_ack(&mut t, half_open_peer, half_open_iss);
+    let (src, dst, seg) = t.poll().expect("RST for the late ACK");
+    assert_eq!((src, dst), (t.ours, half_open_peer));
+    assert_eq!((seg.flags, seg.seq), (TcpFlags::RST, half_open_iss + 1u32));
+    recv_nothing!(t);
+    assert_eq!(t.ep.counters().OutRsts, before.OutRsts + 2);
+    assert_eq!(t.ep.connection_count(), 0);
+    assert!(t.events().is_empty());
+}
+
+#[test]
+fn close_listener_sends_nothing_for_a_queued_child_the_peer_already_reset() {
+    // tcp_disconnect sends RST only from the states of tcp_need_reset; a child that the
+    // peer reset while it waited is CLOSED already and is just freed.
+    let mut t = established_waiting_for_accept();
+    send!(t, rst(PEER_ISS + 1u32));
+    t.events();
+    let before = *t.ep.counters();
+    t.ep.close_listener(t.now, t.listener.unwrap()).unwrap();
+    t.check();
+    recv_nothing!(t);
+    assert!(t.events().is_empty());
+    assert_eq!(t.ep.counters().OutRsts, before.OutRsts);
+    assert_eq!(t.ep.connection_count(), 0);
+}
+
+#[test]
+fn close_listener_resets_a_queued_child_in_close_wait() {
+    // CLOSE-WAIT is one of tcp_need_reset's states: RST|ACK acknowledging the FIN, and
+    // tcp_set_state(TCP_CLOSE) from CLOSE-WAIT counts EstabResets.
+    let mut t = established_waiting_for_accept();
+    send!(t, fin(PEER_ISS + 1u32, t.iss + 1u32));
+    t.advance(Duration::from_secs(1));
+    while t.poll().is_some() {}
+    t.events();
+    assert_eq!(t.state(), Some(State::CloseWait));
+    let before = *t.ep.counters();
+    t.ep.close_listener(t.now, t.listener.unwrap()).unwrap();
+    t.check();
+    recv!(t, rst_ack(t.iss + 1u32, PEER_ISS + 2u32));
+    recv_nothing!(t);
+    assert_eq!(
+        T::state_changes(&t.events()),
+        vec![(State::CloseWait, State::Closed, Reason::AppAbort)]
+    );
+    assert_eq!(t.ep.counters().EstabResets, before.EstabResets + 1);
+    assert_eq!(t.ep.connection_count(), 0);
+}
+
+#[test]
+fn close_listener_then_a_retransmitted_syn_meets_a_closed_port() {
+    // The half-open connection is gone: the peer's retransmitted SYN gets the RST|ACK of
+    // a port nobody listens on (connect() then fails with ECONNREFUSED).
+    let mut t = syn_received(config());
+    t.ep.close_listener(t.now, t.listener.unwrap()).unwrap();
+    t.check();
+    assert_eq!(
+        t.events(),
+        vec![t.changed(State::SynReceived, State::Closed, Reason::ListenerClosed)]
+    );
+    recv_nothing!(t);
+    send!(t, syn(PEER_ISS).opts(mss_only(1460)));
+    recv!(t, rst_ack(SeqNumber(0), PEER_ISS + 1u32));
+    assert_eq!(t.ep.connection_count(), 0);
+}
+
 /// ESTABLISHED, still in the accept queue.
 fn established_waiting_for_accept() -> T {
     let mut t = syn_received(config());

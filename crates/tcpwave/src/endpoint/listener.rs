@@ -1,6 +1,7 @@
 //! Listening sockets: a SYN queue and an accept queue, both bounded by the listen
-//! backlog as in Linux (`inet_csk_reqsk_queue_is_full`, `sk_acceptq_is_full`), and
-//! passive open (RFC 9293 §3.10.7.2).
+//! backlog as in Linux (`inet_csk_reqsk_queue_is_full`, `sk_acceptq_is_full`), passive
+//! open (RFC 9293 §3.10.7.2), and what closing a listener does to its children (Linux
+//! `inet_csk_listen_stop`).
 //!
 //! Both Linux bounds compare with `>`, so a listener with backlog N holds N + 1
 //! connections in each queue before it drops:
@@ -22,6 +23,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use super::slab::Handle;
 use super::{Endpoint, ListenerId};
 use crate::conn::Conn;
+use crate::event::Reason;
 use crate::seq::SeqNumber;
 use crate::state::State;
 use crate::tuple::FourTuple;
@@ -105,5 +107,45 @@ impl Endpoint {
             listener.syn_queue_len += 1;
         }
         self.after_change(h, State::Listen);
+    }
+
+    /// close() of a listener, first half: the connections still in SYN-RECEIVED (the
+    /// SYN queue) are forgotten at once, without a segment and without counting.
+    ///
+    /// Linux keeps a half-open connection as a request socket in the established hash
+    /// (since 4.4; before, `inet_csk_listen_stop` freed the SYN table with
+    /// `reqsk_queue_destroy`). Once the listener has left TCP_LISTEN, a request socket
+    /// never answers again:
+    ///
+    /// - its SYN-ACK timer, `reqsk_timer_handler`, starts with
+    ///   `if (inet_sk_state_load(sk_listener) != TCP_LISTEN) { .. goto drop; }` and drops
+    ///   it (`inet_csk_reqsk_queue_drop_and_put`) instead of retransmitting;
+    /// - a segment for it, in `tcp_v4_rcv` (TCP_NEW_SYN_RECV), meets
+    ///   `if (unlikely(sk->sk_state != TCP_LISTEN)) { .. inet_csk_reqsk_queue_drop_and_put(sk,
+    ///   req); goto lookup; }`: the request is dropped and the lookup finds no socket, so
+    ///   the segment is answered as for a closed port (`tcp_v4_send_reset`).
+    ///
+    /// Neither path sends anything on its own or touches a MIB counter (the reuseport
+    /// migration they try first does not exist here). On the wire this is the same as
+    /// freeing the requests now, which is what tcpwave does; each reports
+    /// SYN-RECEIVED -> CLOSED with `Reason::ListenerClosed`.
+    pub(crate) fn drop_syn_queue(&mut self, lh: Handle) {
+        let lid = ListenerId(lh);
+        let half_open: Vec<Handle> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.listener == Some(lid) && c.state == State::SynReceived)
+            .map(|(h, _)| h)
+            .collect();
+        for h in half_open {
+            self.with_conn(h, |conn, ctx| {
+                conn.timers = Default::default();
+                conn.set_state(ctx, State::Closed, Reason::ListenerClosed);
+            });
+            // Leaves the SYN queue, leaves the demux map and is freed: a closed child
+            // that never reached the accept queue has nobody to report to.
+            self.after_change(h, State::SynReceived);
+        }
+        debug_assert_eq!(self.listeners.get(lh).map(|l| l.syn_queue_len), Some(0));
     }
 }
