@@ -218,8 +218,10 @@ impl Endpoint {
     /// Parse an IPv4 packet and process the TCP segment in it. Malformed packets
     /// are counted (InErrs) and returned as errors; nothing else happens.
     pub fn handle_packet(&mut self, now: Instant, packet: &[u8]) -> Result<(), WireError> {
-        match wire::parse_ipv4_tcp_with(packet, self.tcp_checksum()) {
-            Ok((ip, tcp, payload)) => {
+        // Parsed in place and passed on by reference (see `parse_ipv4_tcp_into`).
+        let mut tcp = TcpRepr::default();
+        match wire::parse_ipv4_tcp_into(packet, self.tcp_checksum(), &mut tcp) {
+            Ok((ip, payload)) => {
                 self.handle_segment(now, ip.src, ip.dst, &tcp, payload);
                 Ok(())
             }

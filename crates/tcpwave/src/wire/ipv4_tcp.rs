@@ -15,7 +15,7 @@
 
 use super::checksum::{self, TcpChecksum};
 use super::ipv4::{self, FLAG_MORE_FRAGMENTS, FRAGMENT_OFFSET_MASK};
-use super::options::{parse_options, Layout};
+use super::options::{parse_options_into, Layout};
 use super::tcp::{room, write_segment, SEGMENT_LEN_MAX, TCP_HEADER_LEN};
 use super::{Ipv4Repr, TcpFlags, TcpRepr, WireError, IPV4_HEADER_LEN, IP_PROTO_TCP};
 use crate::seq::SeqNumber;
@@ -44,12 +44,27 @@ pub fn parse_ipv4_tcp_with(
     buf: &[u8],
     tcp_checksum: TcpChecksum,
 ) -> Result<(Ipv4Repr, TcpRepr, &[u8]), WireError> {
+    let mut tcp = TcpRepr::default();
+    let (ip, payload) = parse_ipv4_tcp_into(buf, tcp_checksum, &mut tcp)?;
+    Ok((ip, tcp, payload))
+}
+
+/// [`parse_ipv4_tcp_with`], writing the TCP header into `tcp` (which must hold the default
+/// options, as `TcpRepr::default()` does) instead of returning it: the engine's receive
+/// path, where moving the ~100-byte result out through `Result` cost store-forwarding
+/// stalls on every packet. On error `tcp` is unspecified.
+#[inline]
+pub fn parse_ipv4_tcp_into<'a>(
+    buf: &'a [u8],
+    tcp_checksum: TcpChecksum,
+    tcp: &mut TcpRepr,
+) -> Result<(Ipv4Repr, &'a [u8]), WireError> {
     let ip = parse_ipv4_header(buf)?;
     if ip.repr.protocol != IP_PROTO_TCP {
         return Err(WireError::NotTcp(ip.repr.protocol));
     }
-    let (tcp_repr, payload) = parse_tcp(ip.payload, &ip, tcp_checksum)?;
-    Ok((ip.repr, tcp_repr, payload))
+    let payload = parse_tcp_into(ip.payload, &ip, tcp_checksum, tcp)?;
+    Ok((ip.repr, payload))
 }
 
 /// What [`parse_ipv4_header`] found.
@@ -126,11 +141,12 @@ fn parse_ipv4_header(buf: &[u8]) -> Result<Ipv4Parsed<'_>, WireError> {
 /// The TCP header of `segment` (the whole IPv4 payload) sent as `ip` says (RFC 9293
 /// §3.1), and its data.
 #[inline(always)]
-fn parse_tcp<'a>(
+fn parse_tcp_into<'a>(
     segment: &'a [u8],
     ip: &Ipv4Parsed<'_>,
     mode: TcpChecksum,
-) -> Result<(TcpRepr, &'a [u8]), WireError> {
+    out: &mut TcpRepr,
+) -> Result<&'a [u8], WireError> {
     let Some(fixed) = segment.first_chunk::<TCP_HEADER_LEN>() else {
         return Err(WireError::Truncated {
             needed: TCP_HEADER_LEN,
@@ -151,21 +167,21 @@ fn parse_tcp<'a>(
             return Err(WireError::BadTcpChecksum);
         }
     }
-    let options = parse_options(header.get(TCP_HEADER_LEN..).unwrap_or_default())?;
+    parse_options_into(
+        header.get(TCP_HEADER_LEN..).unwrap_or_default(),
+        &mut out.options,
+    )?;
     // The fields are read once everything is known to be valid.
     let [sp0, sp1, dp0, dp1, q0, q1, q2, q3, a0, a1, a2, a3, _, flags, w0, w1, _, _, u0, u1] =
         *fixed;
-    let repr = TcpRepr {
-        src_port: u16::from_be_bytes([sp0, sp1]),
-        dst_port: u16::from_be_bytes([dp0, dp1]),
-        seq: SeqNumber(u32::from_be_bytes([q0, q1, q2, q3])),
-        ack: SeqNumber(u32::from_be_bytes([a0, a1, a2, a3])),
-        flags: TcpFlags(flags),
-        window: u16::from_be_bytes([w0, w1]),
-        urgent: u16::from_be_bytes([u0, u1]),
-        options,
-    };
-    Ok((repr, payload))
+    out.src_port = u16::from_be_bytes([sp0, sp1]);
+    out.dst_port = u16::from_be_bytes([dp0, dp1]);
+    out.seq = SeqNumber(u32::from_be_bytes([q0, q1, q2, q3]));
+    out.ack = SeqNumber(u32::from_be_bytes([a0, a1, a2, a3]));
+    out.flags = TcpFlags(flags);
+    out.window = u16::from_be_bytes([w0, w1]);
+    out.urgent = u16::from_be_bytes([u0, u1]);
+    Ok(payload)
 }
 
 /// Bytes [`emit_ipv4_tcp`] writes for `tcp` with `payload_len` bytes of data: 20 (IPv4)

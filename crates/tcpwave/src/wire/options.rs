@@ -115,20 +115,32 @@ const SACK_BLOCKS_MAX: usize = 4;
 /// A repeated option overwrites the earlier one.
 #[inline]
 pub fn parse_options(area: &[u8]) -> Result<TcpOptions, WireError> {
+    let mut options = TcpOptions::default();
+    parse_options_into(area, &mut options)?;
+    Ok(options)
+}
+
+/// [`parse_options`] into `out` (which the caller reset, e.g. to the default): no copy of
+/// the ~60-byte result on the receive path. On error `out` holds whatever was parsed.
+#[inline]
+pub fn parse_options_into(area: &[u8], out: &mut TcpOptions) -> Result<(), WireError> {
     // The two areas nearly every segment of a connection carries, recognised whole before
     // the general walk: none, and `NOP NOP TS` alone, the aligned layout RFC 7323 Appendix
     // A recommends and Linux sends (and recognises first, in tcp_parse_aligned_timestamp).
     // Both give exactly what the walk below gives for the same bytes.
     match *area {
-        [] => Ok(TcpOptions::default()),
-        [NOP, NOP, TIMESTAMPS, TIMESTAMPS_LEN, v0, v1, v2, v3, e0, e1, e2, e3] => Ok(TcpOptions {
-            timestamps: Some((
+        [] => Ok(()),
+        [NOP, NOP, TIMESTAMPS, TIMESTAMPS_LEN, v0, v1, v2, v3, e0, e1, e2, e3] => {
+            out.timestamps = Some((
                 u32::from_be_bytes([v0, v1, v2, v3]),
                 u32::from_be_bytes([e0, e1, e2, e3]),
-            )),
-            ..TcpOptions::default()
-        }),
-        _ => parse_options_walk(area),
+            ));
+            Ok(())
+        }
+        _ => {
+            *out = parse_options_walk(area)?;
+            Ok(())
+        }
     }
 }
 
