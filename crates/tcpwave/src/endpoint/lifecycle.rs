@@ -142,13 +142,14 @@ impl Endpoint {
             },
         };
         let send_ack = conn.ack_now;
+        let ts_offset = conn.ts_offset;
         let orphaned = conn.orphaned;
         conn.state = State::Closed;
         conn.timers = Default::default();
         conn.ack_now = false;
         let was_live = self.demux.remove(&tuple).is_some();
         if send_ack {
-            self.queue_time_wait_ack(&entry);
+            self.queue_time_wait_ack_with(&entry, ts_offset);
         }
         let skip = if self.cfg.time_wait_len() == crate::time::Duration::ZERO {
             true
@@ -182,11 +183,20 @@ impl Endpoint {
 
     /// ACK from a TIME_WAIT entry: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>.
     pub(crate) fn queue_time_wait_ack(&mut self, entry: &TimeWaitEntry) {
+        // The entry does not keep the connection's timestamp offset (it would cost 4 bytes
+        // an entry): it is derived again, as it was for the connection (RFC 7323 §5.4).
+        let tuple = entry.tuple;
+        let ts_offset = self.isn.ts_offset(tuple.local_addr, tuple.remote_addr);
+        self.queue_time_wait_ack_with(entry, ts_offset);
+    }
+
+    /// `queue_time_wait_ack` with the timestamp offset at hand (the connection that is
+    /// entering TIME_WAIT knows its own).
+    fn queue_time_wait_ack_with(&mut self, entry: &TimeWaitEntry, ts_offset: u32) {
         let tuple = entry.tuple;
         let mut options = TcpOptions::default();
         if entry.timestamps() {
-            let tsval = (self.now.total_millis() as u32)
-                .wrapping_add(self.isn.ts_offset(tuple.local_addr, tuple.remote_addr));
+            let tsval = (self.now.total_millis() as u32).wrapping_add(ts_offset);
             options.timestamps = Some((tsval, entry.ts_recent));
         }
         let repr = TcpRepr {
