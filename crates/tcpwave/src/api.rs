@@ -65,7 +65,10 @@ impl Endpoint {
         if self.listen_map.contains_key(&key) {
             return Err(Error::AddrInUse);
         }
-        let backlog = backlog.clamp(1, self.cfg.somaxconn);
+        // Linux `__sys_listen` caps the backlog at somaxconn and keeps 0: with the `>`
+        // comparisons of `sk_acceptq_is_full` and `inet_csk_reqsk_queue_is_full`, a
+        // backlog of 0 still lets one connection in.
+        let backlog = backlog.min(self.cfg.somaxconn);
         let h = self.listeners.insert(Listener::new(local, backlog));
         self.listen_map.insert(key, h);
         Ok(ListenerId(h))

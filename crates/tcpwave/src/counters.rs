@@ -43,13 +43,19 @@ pub struct Counters {
     pub TCPChallengeACK: u64,
     /// TcpExt: ListenDrops — SYNs or ACKs dropped because a listener's queue was full.
     pub ListenDrops: u64,
+    /// TcpExt: ListenOverflows — of those, the ones dropped because the accept queue was
+    /// full (Linux tcp_conn_request for a SYN, tcp_v4_syn_recv_sock for the handshake ACK).
+    pub ListenOverflows: u64,
+    /// TcpExt: TCPReqQFullDrop — SYNs dropped because the SYN queue was full and there are
+    /// no SYN cookies (Linux tcp_syn_flood_action).
+    pub TCPReqQFullDrop: u64,
     /// TcpExt: PAWSEstab — segments dropped by PAWS (RFC 7323 §5).
     pub PAWSEstab: u64,
 }
 
 impl Counters {
     /// (name, value) pairs for printing, in a stable order.
-    pub fn pairs(&self) -> [(&'static str, u64); 20] {
+    pub fn pairs(&self) -> [(&'static str, u64); 22] {
         [
             ("ActiveOpens", self.ActiveOpens),
             ("PassiveOpens", self.PassiveOpens),
@@ -70,6 +76,8 @@ impl Counters {
             ("TWKilled", self.TWKilled),
             ("TCPChallengeACK", self.TCPChallengeACK),
             ("ListenDrops", self.ListenDrops),
+            ("ListenOverflows", self.ListenOverflows),
+            ("TCPReqQFullDrop", self.TCPReqQFullDrop),
             ("PAWSEstab", self.PAWSEstab),
         ]
     }

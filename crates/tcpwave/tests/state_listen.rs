@@ -265,6 +265,8 @@ fn syn_queue_holds_backlog_plus_one_then_drops_the_syn_and_counts_listen_drops()
     t.send_from(peer_at(50_004), t.ours, syn(PEER_ISS).opts(mss_only(1460)));
     recv_nothing!(t);
     assert_eq!(t.ep.counters().ListenDrops, 1);
+    assert_eq!(t.ep.counters().TCPReqQFullDrop, 1, "the SYN queue was full");
+    assert_eq!(t.ep.counters().ListenOverflows, 0);
     assert_eq!(t.ep.connection_count(), 3);
     assert_eq!(state_of(&t, peer_at(50_004)), None);
     assert_eq!(t.ep.accept(t.now, l), Err(Error::WouldBlock));
@@ -287,6 +289,12 @@ fn accept_queue_holds_backlog_plus_one_then_drops_the_syn() {
     t.send_from(peer_at(50_003), t.ours, syn(PEER_ISS).opts(mss_only(1460)));
     recv_nothing!(t);
     assert_eq!(t.ep.counters().ListenDrops, 1);
+    assert_eq!(
+        t.ep.counters().ListenOverflows,
+        1,
+        "the accept queue was full"
+    );
+    assert_eq!(t.ep.counters().TCPReqQFullDrop, 0);
     assert_eq!(state_of(&t, peer_at(50_003)), None);
     // Once one is accepted, there is room again.
     t.ep.accept(t.now, l).unwrap();
@@ -303,7 +311,6 @@ fn backlog_2_holds_3_children_and_drops_the_4th_handshake_ack_until_synack_retri
     // `sk_ack_backlog > sk_max_ack_backlog`, so backlog 2 holds 3 established children.
     // The ACK is dropped, the request stays in SYN-RECEIVED and its SYN-ACK timer
     // retransmits; a later ACK completes the handshake once accept() made room.
-    // (tcpwave counts ListenDrops; it has no ListenOverflows counter.)
     let mut t = T::new(config());
     let l = t.ep.listen(t.now, t.ours, 2).unwrap();
     let peers: Vec<SocketAddrV4> = (50_001..=50_004).map(peer_at).collect();
@@ -327,6 +334,7 @@ fn backlog_2_holds_3_children_and_drops_the_4th_handshake_ack_until_synack_retri
     recv_nothing!(t);
     assert!(t.events().is_empty());
     assert_eq!(t.ep.counters().ListenDrops, 1);
+    assert_eq!(t.ep.counters().ListenOverflows, 1);
     assert_eq!(t.ep.counters().PassiveOpens, 4);
     assert_eq!(state_of(&t, d), Some(State::SynReceived));
     // The SYN-ACK is retransmitted after the initial RTO (1 s).
@@ -354,6 +362,25 @@ fn backlog_2_holds_3_children_and_drops_the_4th_handshake_ack_until_synack_retri
         waiting.push(t.ep.tuple(c).unwrap().remote());
     }
     assert_eq!(waiting, vec![b, c, d]);
+}
+
+#[test]
+fn backlog_0_holds_one_child() {
+    // listen(fd, 0): Linux keeps 0 (`__sys_listen` only caps it at somaxconn), and the `>`
+    // comparisons let one connection in (include/net/sock.h: "Note: If you think the test
+    // should be: return sk->sk_ack_backlog >= sk->sk_max_ack_backlog; Then please take a
+    // look at commit 64a146513f8f").
+    let mut t = T::new(config());
+    let l = t.ep.listen(t.now, t.ours, 0).unwrap();
+    let iss = handshake_syn(&mut t, peer_at(50_001));
+    handshake_ack(&mut t, peer_at(50_001), iss);
+    assert_eq!(state_of(&t, peer_at(50_001)), Some(State::Established));
+    t.send_from(peer_at(50_002), t.ours, syn(PEER_ISS).opts(mss_only(1460)));
+    recv_nothing!(t);
+    assert_eq!(t.ep.counters().ListenOverflows, 1);
+    assert_eq!(t.ep.counters().ListenDrops, 1);
+    t.ep.accept(t.now, l).unwrap();
+    handshake_syn(&mut t, peer_at(50_002));
 }
 
 // =======================================================================================

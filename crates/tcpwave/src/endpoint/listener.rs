@@ -90,11 +90,15 @@ impl Endpoint {
         //   drop: tcp_listendrop(sk);   /* LINUX_MIB_LISTENDROPS */
         // Both bounds let backlog + 1 in (see the module docs). A SYN that reopens a
         // TIME_WAIT tuple (`isn` set) skips the SYN-queue bound but not the accept queue's.
-        // The dropped SYN is retransmitted by the client. (tcpwave counts ListenDrops only;
-        // Linux also counts ListenOverflows for the accept queue, TCPReqQFullDrop for the
-        // SYN queue.)
+        // The dropped SYN is retransmitted by the client.
         let syn_queue_full = iss.is_none() && listener.syn_queue_len > listener.backlog;
-        if syn_queue_full || self.accept_queue_full(lh) {
+        if syn_queue_full {
+            self.counters.TCPReqQFullDrop += 1;
+            self.counters.ListenDrops += 1;
+            return;
+        }
+        if self.accept_queue_full(lh) {
+            self.counters.ListenOverflows += 1;
             self.counters.ListenDrops += 1;
             return;
         }

@@ -268,8 +268,10 @@ impl Endpoint {
         if before == State::SynReceived && !seg.flags.syn() && seg.flags.ack() && !seg.flags.rst() {
             if let Some(lid) = conn.listener {
                 if self.accept_queue_full(lid.0) {
-                    // Linux `tcp_check_req`: the accept queue is full, so the handshake's
-                    // ACK is dropped; the SYN-ACK will be retransmitted.
+                    // Linux `tcp_check_req` → `tcp_v4_syn_recv_sock`: the accept queue is
+                    // full, so the handshake's ACK is dropped (exit_overflow:
+                    // ListenOverflows, then ListenDrops); the SYN-ACK will be retransmitted.
+                    self.counters.ListenOverflows += 1;
                     self.counters.ListenDrops += 1;
                     return;
                 }
