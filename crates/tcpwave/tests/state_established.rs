@@ -534,6 +534,22 @@ fn abort_sends_rst_and_forgets_the_connection() {
 // =======================================================================================
 
 #[test]
+fn after_a_reset_the_tuple_is_a_closed_port_though_the_handle_lives_on() {
+    // The reset connection stays in the endpoint until the application closes its handle;
+    // the next segment of the tuple must not reach it (the endpoint remembers where the
+    // previous segment went, and must not trust that for a CLOSED connection): RFC 9293
+    // §3.10.7.1, an ACK to a closed port draws <SEQ=SEG.ACK><CTL=RST>.
+    let mut t = established(config());
+    let (a, p) = seqs(&t);
+    send!(t, rst(p));
+    assert_eq!(t.state(), Some(State::Closed));
+    send!(t, data(p, a, b"late"));
+    recv!(t, rst(a));
+    assert_eq!(t.state(), Some(State::Closed));
+    assert_eq!(t.ep.counters().OutRsts, 1);
+}
+
+#[test]
 fn rst_at_rcv_nxt_resets_the_connection_with_econnreset() {
     let mut t = established(config());
     let (_, p) = seqs(&t);

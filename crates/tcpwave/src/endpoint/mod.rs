@@ -90,6 +90,8 @@ pub struct Endpoint {
     pub(crate) now: Instant,
     pub(crate) conns: Slab<Conn>,
     pub(crate) demux: FxHashMap<FourTuple, Handle>,
+    /// The connection the last segment was for (see `lookup`).
+    last_demux: Option<Handle>,
     pub(crate) listeners: Slab<Listener>,
     pub(crate) listen_map: FxHashMap<(Ipv4Addr, u16), Handle>,
     pub(crate) time_wait: TimeWaitTable,
@@ -121,6 +123,7 @@ impl Endpoint {
             now,
             conns: Slab::new(),
             demux: FxHashMap::default(),
+            last_demux: None,
             listeners: Slab::new(),
             listen_map: FxHashMap::default(),
             events: VecDeque::new(),
@@ -249,7 +252,8 @@ impl Endpoint {
             local_port: seg.dst_port,
             remote_port: seg.src_port,
         };
-        if let Some(&h) = self.demux.get(&tuple) {
+        if let Some(h) = self.lookup(&tuple) {
+            self.last_demux = Some(h);
             self.conn_segment(h, seg, payload);
         } else if self.time_wait.get(&tuple).is_some() {
             self.time_wait_segment(tuple, seg, payload);
@@ -258,6 +262,24 @@ impl Endpoint {
         } else {
             self.closed_port_reply(tuple, seg, payload.len());
         }
+    }
+
+    /// The live connection of `tuple`: the one the previous segment went to when it
+    /// matches (a burst of one connection's segments skips the hash probe), else the
+    /// demux map. A connection in the slab that is not CLOSED is always in the demux map
+    /// under its tuple (`check_invariants`), so the shortcut needs no invalidation.
+    #[inline]
+    fn lookup(&self, tuple: &FourTuple) -> Option<Handle> {
+        if let Some(h) = self.last_demux {
+            if self
+                .conns
+                .get(h)
+                .is_some_and(|c| c.tuple == *tuple && c.state != State::Closed)
+            {
+                return Some(h);
+            }
+        }
+        self.demux.get(tuple).copied()
     }
 
     fn conn_segment(&mut self, h: Handle, seg: &TcpRepr, payload: &[u8]) {
