@@ -4,7 +4,6 @@
 use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-use crate::conn::Conn;
 use crate::endpoint::listener::Listener;
 use crate::endpoint::{ConnId, Endpoint, ListenerId};
 use crate::error::Error;
@@ -43,8 +42,9 @@ impl Endpoint {
             None => self.isn.isn(&tuple, self.cfg.isn_time(self.now)),
         };
         let ts_offset = self.isn.ts_offset(tuple.local_addr, tuple.remote_addr);
-        let h = self
-            .insert_conn(|ctx| Conn::connect(ctx, tuple, iss, ts_offset, SocketOptions::default()));
+        let h = self.insert_conn(tuple, iss, ts_offset, |conn, ctx| {
+            conn.open_active(ctx, SocketOptions::default())
+        });
         self.after_change(h, State::Closed);
         Ok(ConnId(h))
     }

@@ -187,7 +187,14 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
-    fn blank(tuple: FourTuple, iss: SeqNumber, ts_offset: u32, cfg: &Config, now: Instant) -> Conn {
+    /// A CLOSED TCB for `tuple` with our ISS; `open_active` / `open_passive` open it.
+    pub(crate) fn blank(
+        tuple: FourTuple,
+        iss: SeqNumber,
+        ts_offset: u32,
+        cfg: &Config,
+        now: Instant,
+    ) -> Conn {
         Conn {
             tuple,
             state: State::Closed,

@@ -7,9 +7,7 @@ use crate::endpoint::ListenerId;
 use crate::error::Error;
 use crate::event::{Event, Reason};
 use crate::options::SocketOptions;
-use crate::seq::SeqNumber;
 use crate::state::State;
-use crate::tuple::FourTuple;
 use crate::wire::{TcpOptions, TcpRepr};
 
 /// RFC 9293 §3.7.1: without an MSS option, assume 536.
@@ -21,32 +19,21 @@ pub(super) const TIMESTAMP_OPTION_LEN: u16 = 12;
 
 impl Conn {
     /// Active open: the SYN goes out at the next poll and the state is SYN-SENT.
-    pub(crate) fn connect(
-        ctx: &mut Ctx<'_>,
-        tuple: FourTuple,
-        iss: SeqNumber,
-        ts_offset: u32,
-        opts: SocketOptions,
-    ) -> Conn {
-        let mut conn = Conn::blank(tuple, iss, ts_offset, ctx.cfg, ctx.now);
-        conn.opts = opts;
-        conn.active_open = true;
+    ///
+    /// Runs on a blank TCB (`Conn::blank`) already stored in the endpoint's slab: the
+    /// ~500-byte TCB is built where it lives instead of being moved there.
+    pub(crate) fn open_active(&mut self, ctx: &mut Ctx<'_>, opts: SocketOptions) {
+        self.opts = opts;
+        self.active_open = true;
         ctx.counters.ActiveOpens += 1;
-        conn.set_state(ctx, State::SynSent, Reason::AppConnect);
-        conn
+        self.set_state(ctx, State::SynSent, Reason::AppConnect);
     }
 
     /// Passive open: a listener got an acceptable SYN. The SYN-ACK goes out at the
     /// next poll and the state is SYN-RECEIVED.
-    pub(crate) fn accept_syn(
-        ctx: &mut Ctx<'_>,
-        tuple: FourTuple,
-        iss: SeqNumber,
-        ts_offset: u32,
-        syn: &TcpRepr,
-        listener: ListenerId,
-    ) -> Conn {
-        let mut conn = Conn::blank(tuple, iss, ts_offset, ctx.cfg, ctx.now);
+    /// On a blank TCB in the slab, as `open_active`.
+    pub(crate) fn open_passive(&mut self, ctx: &mut Ctx<'_>, syn: &TcpRepr, listener: ListenerId) {
+        let conn = self;
         conn.listener = Some(listener);
         conn.state = State::Listen;
         conn.irs = syn.seq;
@@ -59,7 +46,6 @@ impl Conn {
         conn.snd_wl1 = syn.seq;
         ctx.counters.PassiveOpens += 1;
         conn.set_state(ctx, State::SynReceived, Reason::RcvSyn);
-        conn
     }
 
     /// Settle MSS, window scale, SACK and timestamps from the peer's SYN options.

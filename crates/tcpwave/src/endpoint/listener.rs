@@ -22,7 +22,6 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 
 use super::slab::Handle;
 use super::{Endpoint, ListenerId};
-use crate::conn::Conn;
 use crate::event::Reason;
 use crate::seq::SeqNumber;
 use crate::state::State;
@@ -105,7 +104,9 @@ impl Endpoint {
         let iss = iss.unwrap_or_else(|| self.isn.isn(&tuple, self.cfg.isn_time(self.now)));
         let ts_offset = self.isn.ts_offset(tuple.local_addr, tuple.remote_addr);
         let id = ListenerId(lh);
-        let h = self.insert_conn(|ctx| Conn::accept_syn(ctx, tuple, iss, ts_offset, seg, id));
+        let h = self.insert_conn(tuple, iss, ts_offset, |conn, ctx| {
+            conn.open_passive(ctx, seg, id)
+        });
         self.port_use.occupy(self.cfg.ip_local_port_range, &tuple);
         if let Some(listener) = self.listeners.get_mut(lh) {
             listener.syn_queue_len += 1;

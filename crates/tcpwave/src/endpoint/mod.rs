@@ -195,25 +195,20 @@ impl Endpoint {
         Some(f(conn, &mut ctx))
     }
 
-    /// Store a new connection built by `make`, which may already report events under
-    /// the handle the connection is about to get, and enter it in the demux map.
-    pub(crate) fn insert_conn(&mut self, make: impl FnOnce(&mut Ctx<'_>) -> Conn) -> Handle {
-        let slot = self.conns.vacant_handle();
-        let conn = {
-            let mut ctx = Ctx {
-                now: self.now,
-                cfg: &self.cfg,
-                events: &mut self.events,
-                counters: &mut self.counters,
-                challenge: &mut self.challenge,
-                pool: &mut self.pool,
-                id: ConnId(slot),
-            };
-            make(&mut ctx)
-        };
-        let tuple = conn.tuple;
-        let h = self.conns.insert(conn);
-        debug_assert_eq!(h, slot, "slab handed out a different slot than announced");
+    /// Store a new CLOSED connection for `tuple`, let `open` open it where it lies (it may
+    /// report events: they carry the new handle), and enter it in the demux map.
+    pub(crate) fn insert_conn(
+        &mut self,
+        tuple: FourTuple,
+        iss: crate::seq::SeqNumber,
+        ts_offset: u32,
+        open: impl FnOnce(&mut Conn, &mut Ctx<'_>),
+    ) -> Handle {
+        let (cfg, now) = (&self.cfg, self.now);
+        let h = self
+            .conns
+            .insert_with(|| Conn::blank(tuple, iss, ts_offset, cfg, now));
+        self.with_conn(h, open);
         self.demux.insert(tuple, h);
         h
     }

@@ -109,7 +109,15 @@ impl<T> Slab<T> {
     ///
     /// # Panics
     /// If 2^32 - 1 slots are already in use (the index would collide with the list end).
+    #[inline]
     pub fn insert(&mut self, value: T) -> Handle {
+        self.insert_with(|| value)
+    }
+
+    /// Stores the value `make` returns, made where the slot is written so that a large
+    /// value need not be built elsewhere and copied in; returns its handle. As `insert`.
+    #[inline]
+    pub fn insert_with(&mut self, make: impl FnOnce() -> T) -> Handle {
         let handle = if self.free_head != NIL {
             let index = self.free_head;
             let slot = &mut self.slots[index as usize];
@@ -117,7 +125,7 @@ impl<T> Slab<T> {
                 unreachable!("free list points at an occupied slot {index}");
             };
             self.free_head = next_free;
-            slot.entry = Entry::Occupied(value);
+            slot.entry = Entry::Occupied(make());
             Handle {
                 index,
                 generation: slot.generation,
@@ -129,7 +137,7 @@ impl<T> Slab<T> {
                 .expect("slab is full: 2^32 - 1 slots in use");
             self.slots.push(Slot {
                 generation: 0,
-                entry: Entry::Occupied(value),
+                entry: Entry::Occupied(make()),
             });
             Handle {
                 index,
