@@ -342,7 +342,11 @@ mod tests {
         let mut recv = RecvBuffer::new(131_072);
         assert_eq!(send.push(b"ping", &mut pool), 4);
         assert_eq!(recv.insert(0, b"pong", &mut pool), 4);
-        assert_eq!(pool.len(), 0, "nothing pooled yet: both came from the allocator");
+        assert_eq!(
+            pool.len(),
+            0,
+            "nothing pooled yet: both came from the allocator"
+        );
         send.release(&mut pool);
         recv.release(&mut pool);
         assert_eq!(pool.len(), 2);
@@ -456,10 +460,18 @@ mod tests {
         assert_eq!(r.insert(0, &filler, &mut pool), filler.len());
         assert_eq!(r.read(&mut out[..MIN_RING_BYTES - 8]), MIN_RING_BYTES - 8);
         let head_bytes: Vec<u8> = (0..20u8).collect();
-        assert_eq!(r.insert(2, &head_bytes[2..18], &mut pool), 0, "out of order");
+        assert_eq!(
+            r.insert(2, &head_bytes[2..18], &mut pool),
+            0,
+            "out of order"
+        );
         assert_eq!(r.insert(2, &head_bytes[2..20], &mut pool), 0);
         let big: Vec<u8> = (0..5000u32).map(|i| i as u8).collect();
-        assert_eq!(r.insert(20, &big, &mut pool), 0, "grows past the small ring");
+        assert_eq!(
+            r.insert(20, &big, &mut pool),
+            0,
+            "grows past the small ring"
+        );
         assert!(r.ring.len() >= 5022);
         assert_eq!(r.insert(0, &head_bytes[..2], &mut pool), 20 + 5000);
         let n = r.read(&mut out);
