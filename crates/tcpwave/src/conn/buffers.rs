@@ -31,6 +31,17 @@ impl BufferPool {
         vec![0; len]
     }
 
+    /// An empty buffer with room for `capacity` bytes: pooled storage for the small size,
+    /// else a fresh allocation (not zeroed: a send buffer only appends).
+    fn take_empty(&mut self, capacity: usize) -> Vec<u8> {
+        if capacity == MIN_RING_BYTES {
+            if let Some(storage) = self.free.pop() {
+                return storage;
+            }
+        }
+        Vec::with_capacity(capacity)
+    }
+
     /// Keeps `storage` for reuse if it is small and the pool has room; frees it otherwise.
     fn give(&mut self, mut storage: Vec<u8>) {
         if storage.capacity() == MIN_RING_BYTES && self.free.len() < POOL_MAX {
@@ -79,10 +90,8 @@ impl SendBuffer {
             // slow bins and `malloc_consolidate` twice per short connection). Later pushes
             // grow it by doubling, never past `capacity` bytes of data.
             let first = n.next_power_of_two().max(MIN_RING_BYTES).min(self.capacity);
-            let mut storage = pool.take(first);
-            storage.clear();
             // O(1): a VecDeque takes over a Vec's allocation as it is.
-            self.bytes = VecDeque::from(storage);
+            self.bytes = VecDeque::from(pool.take_empty(first));
         }
         self.bytes.extend(&data[..n]);
         n
