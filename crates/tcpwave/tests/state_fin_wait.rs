@@ -244,6 +244,72 @@ fn tcp_linger2_overrides_tcp_fin_timeout() {
 }
 
 #[test]
+fn the_orphan_lifetime_is_at_least_three_and_a_half_rto() {
+    // Linux tcp_fin_time (include/net/tcp.h): fin_timeout = linger2 ?: tcp_fin_timeout,
+    // raised to (rto << 2) - (rto >> 1). tcp_fin_timeout 1 s with an RTO of 1 s (the
+    // handshake's RTT sample is 0 here, so RTO = rto_min) gives 3.5 s.
+    let mut t = fin_wait_2(Config {
+        tcp_fin_timeout: Duration::from_secs(1),
+        rto_min: Duration::from_secs(1),
+        ..config()
+    });
+    assert_eq!(t.ep.info(t.conn()).unwrap().rto_micros, 1_000_000);
+    let entered = t.now;
+    assert_eq!(
+        t.ep.info(t.conn()).unwrap().fin_wait_2_at,
+        Some(entered + ms(3500))
+    );
+    t.quiet_until(entered + ms(3499));
+    assert_eq!(t.state(), Some(State::FinWait2));
+    t.quiet_until(entered + ms(3500));
+    assert_eq!(t.ep.connection_count(), 0);
+}
+
+#[test]
+fn the_rto_floor_applies_to_tcp_linger2_too() {
+    // With the default rto_min the RTO is 200 ms: TCP_LINGER2 1 s is above 700 ms and
+    // kept; 0.5 s is raised to 700 ms.
+    let mut t = established(config());
+    t.set(SockOpt::Linger2(Some(ms(500))));
+    let (a, p) = seqs(&t);
+    t.close();
+    recv!(t, fin(a, p));
+    send!(t, ack(p, a + 1u32));
+    assert_eq!(
+        t.ep.info(t.conn()).unwrap().fin_wait_2_at,
+        Some(t.now + ms(700))
+    );
+    let mut t = established(config());
+    t.set(SockOpt::Linger2(Some(ms(1000))));
+    t.close();
+    recv!(t, fin(a, p));
+    send!(t, ack(p, a + 1u32));
+    assert_eq!(
+        t.ep.info(t.conn()).unwrap().fin_wait_2_at,
+        Some(t.now + ms(1000))
+    );
+}
+
+#[test]
+fn tcp_linger2_zero_means_tcp_fin_timeout() {
+    // Linux: setsockopt(TCP_LINGER2, 0) stores linger2 = 0, and tcp_fin_time reads
+    // "linger2 ? : sysctl_tcp_fin_timeout".
+    let mut t = established(Config {
+        tcp_fin_timeout: Duration::from_secs(5),
+        ..config()
+    });
+    t.set(SockOpt::Linger2(Some(Duration::ZERO)));
+    let (a, p) = seqs(&t);
+    t.close();
+    recv!(t, fin(a, p));
+    send!(t, ack(p, a + 1u32));
+    assert_eq!(
+        t.ep.info(t.conn()).unwrap().fin_wait_2_at,
+        Some(t.now + Duration::from_secs(5))
+    );
+}
+
+#[test]
 fn fin_wait_2_after_shutdown_waits_for_ever() {
     // Linux arms tcp_fin_timeout only for an orphan: a socket still held by its
     // application after shutdown(SHUT_WR) stays in FIN_WAIT_2 as long as the peer.

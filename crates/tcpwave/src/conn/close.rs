@@ -118,18 +118,43 @@ impl Conn {
     }
 
     /// Entering (or being orphaned in) FIN-WAIT-2. An orphan waits `tcp_fin_timeout`
-    /// (or TCP_LINGER2) for the peer's FIN; with the socket still open (after
-    /// shutdown(SHUT_WR)) it waits for ever, as Linux does.
+    /// (or TCP_LINGER2) for the peer's FIN, but never less than 3.5 RTO; with the socket
+    /// still open (after shutdown(SHUT_WR)) it waits for ever, as Linux does.
     pub(crate) fn arm_fin_wait_2(&mut self, ctx: &mut Ctx<'_>) {
         if self.state != State::FinWait2 || !self.orphaned {
             return;
         }
         let timeout = match self.opts.linger2 {
-            Some(Some(d)) => d,
+            // TCP_LINGER2 < 0: Linux resets at once (tcp_close, tcp_rcv_state_process)
+            // without consulting tcp_fin_time; the timer fires now and resets.
             Some(None) => Duration::ZERO,
-            None => ctx.cfg.tcp_fin_timeout,
+            Some(Some(linger2)) => self.fin_time(ctx, linger2),
+            None => self.fin_time(ctx, Duration::ZERO),
         };
         self.set_timer(TimerKind::FinWait2, ctx.now + timeout);
+    }
+
+    /// Linux `tcp_fin_time` (include/net/tcp.h):
+    ///
+    /// ```c
+    /// int fin_timeout = tcp_sk(sk)->linger2 ? : net->ipv4.sysctl_tcp_fin_timeout;
+    /// const int rto = inet_csk(sk)->icsk_rto;
+    /// if (fin_timeout < (rto << 2) - (rto >> 1))
+    ///         fin_timeout = (rto << 2) - (rto >> 1);
+    /// ```
+    ///
+    /// TCP_LINGER2 = 0 means "use tcp_fin_timeout"; the result is at least 3.5 RTO (the
+    /// current RTO, backoff included, as `icsk_rto` is), so that a FIN_WAIT_2 whose peer
+    /// is slow still gives the peer's FIN a few RTOs to arrive.
+    fn fin_time(&self, ctx: &Ctx<'_>, linger2: Duration) -> Duration {
+        let fin_timeout = if linger2 > Duration::ZERO {
+            linger2
+        } else {
+            ctx.cfg.tcp_fin_timeout
+        };
+        let rto = self.rtt.current(ctx.cfg).total_micros();
+        let floor = Duration::from_micros((rto << 2) - (rto >> 1));
+        fin_timeout.max(floor)
     }
 
     pub(crate) fn on_fin_wait_2_timeout(&mut self, ctx: &mut Ctx<'_>) {
