@@ -64,8 +64,15 @@ pub struct Config {
     pub initial_cwnd_segments: u32,
     /// `net.core.somaxconn`: cap on a listener's backlog.
     pub somaxconn: u32,
-    /// `net.ipv4.tcp_challenge_ack_limit`: challenge ACKs per second (RFC 5961 §7).
+    /// `net.ipv4.tcp_challenge_ack_limit`: challenge ACKs per second, endpoint-wide
+    /// (RFC 5961 §7). [`CHALLENGE_ACK_UNLIMITED`] (Linux `INT_MAX`, the default since
+    /// Linux 6.0) turns this limit off: Linux then relies on the per-socket
+    /// `tcp_invalid_ratelimit` alone.
     pub tcp_challenge_ack_limit: u32,
+    /// `net.ipv4.tcp_invalid_ratelimit`: at most one ACK per this interval per connection
+    /// in reply to out-of-window segments (SYNs and pure ACKs), PAWS failures and for
+    /// challenge ACKs (Linux `__tcp_oow_rate_limited`, default 500 ms; 0 turns it off).
+    pub tcp_invalid_ratelimit: Duration,
     /// RFC 6528's clock term M in ISN = M + F(4-tuple, secret). Off (a teaching knob)
     /// makes every incarnation of a 4-tuple start at the same ISN, as old stacks with a
     /// slow or wrapped ISN clock could.
@@ -109,13 +116,21 @@ impl Default for Config {
             mss: 1460,
             initial_cwnd_segments: 10,
             somaxconn: 4096,
-            tcp_challenge_ack_limit: 1000,
+            // Linux 6.0, "tcp: make global challenge ack rate limitation per net-ns and
+            // default disabled": tcp_sk_init sets INT_MAX (it was 1000 since 4.7).
+            tcp_challenge_ack_limit: CHALLENGE_ACK_UNLIMITED,
+            // Linux tcp_sk_init: sysctl_tcp_invalid_ratelimit = HZ/2.
+            tcp_invalid_ratelimit: Duration::from_millis(500),
             isn_clock: true,
             isn_secret: 0x7463_7077_6176_652d_6973_6e2d_7365_6372,
             checksum_offload: false,
         }
     }
 }
+
+/// `tcp_challenge_ack_limit` at this value (Linux `INT_MAX`) or above sets no endpoint-wide
+/// limit (Linux `tcp_send_challenge_ack`: `if (ack_limit == INT_MAX) goto send_ack`).
+pub const CHALLENGE_ACK_UNLIMITED: u32 = i32::MAX as u32;
 
 /// A knob that could not be set.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -246,7 +261,11 @@ pub const KNOBS: &[KnobInfo] = &[
     },
     KnobInfo {
         name: "tcp_challenge_ack_limit",
-        help: "RFC 5961 challenge ACKs per second",
+        help: "RFC 5961 challenge ACKs per second, endpoint-wide (2147483647 = no limit)",
+    },
+    KnobInfo {
+        name: "tcp_invalid_ratelimit_ms",
+        help: "per connection, at most one ACK to out-of-window segments per interval (0 = off)",
     },
     KnobInfo {
         name: "isn_secret",
@@ -368,6 +387,7 @@ impl Config {
             "initial_cwnd_segments" => self.initial_cwnd_segments = self.positive(name, value)?,
             "somaxconn" => self.somaxconn = self.positive(name, value)?,
             "tcp_challenge_ack_limit" => self.tcp_challenge_ack_limit = count(value)?,
+            "tcp_invalid_ratelimit_ms" => self.tcp_invalid_ratelimit = ms(value)?,
             "isn_clock" => self.isn_clock = parse_bool(name, value)?,
             "isn_secret" => self.isn_secret = parse_num(name, value, "an unsigned integer")?,
             "checksum_offload" => self.checksum_offload = parse_bool(name, value)?,
@@ -436,6 +456,24 @@ mod tests {
         assert_eq!(c.time_wait_len(), Duration::from_secs(60));
         assert_eq!(c.ip_local_port_range, (32768, 60999));
         assert_eq!(c.offered_window_scale(), 7);
+        // Linux 6.x tcp_sk_init: the endpoint-wide challenge ACK limit is off, the
+        // per-connection out-of-window limit is HZ/2.
+        assert_eq!(c.tcp_challenge_ack_limit, CHALLENGE_ACK_UNLIMITED);
+        assert_eq!(c.tcp_challenge_ack_limit, 2_147_483_647);
+        assert_eq!(c.tcp_invalid_ratelimit, Duration::from_millis(500));
+    }
+
+    #[test]
+    fn tcp_invalid_ratelimit_by_name() {
+        let mut c = Config::default();
+        c.set("tcp_invalid_ratelimit_ms", "250").unwrap();
+        assert_eq!(c.tcp_invalid_ratelimit, Duration::from_millis(250));
+        c.set_assignment("tcp_invalid_ratelimit_ms=0").unwrap();
+        assert_eq!(c.tcp_invalid_ratelimit, Duration::ZERO);
+        assert!(c.set("tcp_invalid_ratelimit_ms", "-5").is_err());
+        assert!(Config::knob_names().contains("tcp_invalid_ratelimit_ms"));
+        c.set("tcp_challenge_ack_limit", "1000").unwrap();
+        assert_eq!(c.tcp_challenge_ack_limit, 1000);
     }
 
     #[test]

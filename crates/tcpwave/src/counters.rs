@@ -41,6 +41,16 @@ pub struct Counters {
     pub TWKilled: u64,
     /// TcpExt: TCPChallengeACK — RFC 5961 challenge ACKs sent.
     pub TCPChallengeACK: u64,
+    /// TcpExt: TCPACKSkippedChallenge — a challenge ACK not sent because the connection
+    /// sent an out-of-window ACK less than `tcp_invalid_ratelimit` ago (Linux
+    /// `tcp_send_challenge_ack` → `__tcp_oow_rate_limited`).
+    pub TCPACKSkippedChallenge: u64,
+    /// TcpExt: TCPACKSkippedSeq — the duplicate ACK for an out-of-window pure ACK not sent,
+    /// for the same reason (Linux `tcp_validate_incoming`, step 1).
+    pub TCPACKSkippedSeq: u64,
+    /// TcpExt: TCPACKSkippedPAWS — the duplicate ACK for a segment PAWS rejected not sent,
+    /// for the same reason (Linux `tcp_validate_incoming`, PAWS check).
+    pub TCPACKSkippedPAWS: u64,
     /// TcpExt: ListenDrops — SYNs or ACKs dropped because a listener's queue was full.
     pub ListenDrops: u64,
     /// TcpExt: ListenOverflows — of those, the ones dropped because the accept queue was
@@ -55,7 +65,7 @@ pub struct Counters {
 
 impl Counters {
     /// (name, value) pairs for printing, in a stable order.
-    pub fn pairs(&self) -> [(&'static str, u64); 22] {
+    pub fn pairs(&self) -> [(&'static str, u64); 25] {
         [
             ("ActiveOpens", self.ActiveOpens),
             ("PassiveOpens", self.PassiveOpens),
@@ -75,6 +85,9 @@ impl Counters {
             ("TWRecycled", self.TWRecycled),
             ("TWKilled", self.TWKilled),
             ("TCPChallengeACK", self.TCPChallengeACK),
+            ("TCPACKSkippedChallenge", self.TCPACKSkippedChallenge),
+            ("TCPACKSkippedSeq", self.TCPACKSkippedSeq),
+            ("TCPACKSkippedPAWS", self.TCPACKSkippedPAWS),
             ("ListenDrops", self.ListenDrops),
             ("ListenOverflows", self.ListenOverflows),
             ("TCPReqQFullDrop", self.TCPReqQFullDrop),

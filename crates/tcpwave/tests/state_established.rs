@@ -633,21 +633,167 @@ fn syn_outside_the_window_draws_a_challenge_ack_too() {
 
 #[test]
 fn challenge_acks_are_rate_limited_per_second() {
-    // RFC 5961 §7 / Linux tcp_challenge_ack_limit.
+    // RFC 5961 §7 / Linux tcp_challenge_ack_limit, when set (Linux 6.0 turned it off by
+    // default: INT_MAX). Linux draws each second's count from [half, limit + half - 1]
+    // ("tcp: add small random increments to mitigate challenge ACK side channel"), here
+    // [5, 14] for a limit of 10. tcp_invalid_ratelimit 0 takes the per-connection limit
+    // out of the way so that the endpoint-wide one is what is seen.
     let mut t = established(Config {
-        tcp_challenge_ack_limit: 2,
+        tcp_challenge_ack_limit: 10,
+        tcp_invalid_ratelimit: Duration::ZERO,
         ..config()
     });
     let (a, p) = seqs(&t);
-    for _ in 0..5 {
-        send!(t, rst(p + 7u32));
+    let mut per_second = Vec::new();
+    for _ in 0..20 {
+        let before = t.ep.counters().TCPChallengeACK;
+        for _ in 0..30 {
+            send!(t, rst(p + 7u32));
+            while let Some((_, _, seg)) = t.poll() {
+                assert_eq!(seg, ack(a, p).win(WINDOW));
+            }
+        }
+        per_second.push(t.ep.counters().TCPChallengeACK - before);
+        t.advance(Duration::from_secs(1));
     }
-    recv!(t, ack(a, p));
-    recv_nothing!(t);
-    assert_eq!(t.ep.counters().TCPChallengeACK, 2);
-    t.advance(Duration::from_secs(1));
+    assert!(
+        per_second.iter().all(|n| (5..=14).contains(n)),
+        "{per_second:?}"
+    );
+    // Not the same count every second: the limit cannot be measured by exhausting it.
+    assert!(
+        per_second.iter().any(|&n| n != per_second[0]),
+        "{per_second:?}"
+    );
+    assert_eq!(t.state(), Some(State::Established));
+}
+
+#[test]
+fn by_default_only_the_per_connection_limit_applies() {
+    // Linux 6.x defaults: tcp_challenge_ack_limit = INT_MAX (no endpoint-wide limit),
+    // tcp_invalid_ratelimit = 500 ms per connection. With the per-connection limit off,
+    // every challenge is answered.
+    let mut t = established(Config {
+        tcp_invalid_ratelimit: Duration::ZERO,
+        ..config()
+    });
+    assert_eq!(t.cfg().tcp_challenge_ack_limit, 2_147_483_647);
+    let (a, p) = seqs(&t);
+    for _ in 0..2000 {
+        send!(t, rst(p + 7u32));
+        recv!(t, ack(a, p));
+    }
+    assert_eq!(t.ep.counters().TCPChallengeACK, 2000);
+    assert_eq!(t.ep.counters().TCPACKSkippedChallenge, 0);
+}
+
+#[test]
+fn challenge_acks_are_rate_limited_per_connection() {
+    // Linux tcp_send_challenge_ack first calls __tcp_oow_rate_limited(net,
+    // LINUX_MIB_TCPACKSKIPPEDCHALLENGE, &tp->last_oow_ack_time): at most one challenge
+    // ACK per tcp_invalid_ratelimit (500 ms) per connection.
+    let mut t = established(config());
+    let (a, p) = seqs(&t);
+    // Two in-window RSTs 100 ms apart: one challenge ACK.
     send!(t, rst(p + 7u32));
     recv!(t, ack(a, p));
+    t.advance(Duration::from_millis(100));
+    send!(t, rst(p + 7u32));
+    recv_nothing!(t);
+    assert_eq!(t.ep.counters().TCPChallengeACK, 1);
+    assert_eq!(t.ep.counters().TCPACKSkippedChallenge, 1);
+    // 600 ms after the first one (500 after the skipped one, which did not count as
+    // sent): answered.
+    t.advance(Duration::from_millis(500));
+    send!(t, rst(p + 7u32));
+    recv!(t, ack(a, p));
+    assert_eq!(t.ep.counters().TCPChallengeACK, 2);
+    // Out-of-window SYNs the same way, 600 ms apart: both answered.
+    t.advance(Duration::from_millis(600));
+    send!(t, syn(PEER_ISS).opts(mss_only(1460)));
+    recv!(t, ack(a, p));
+    t.advance(Duration::from_millis(600));
+    send!(t, syn(PEER_ISS).opts(mss_only(1460)));
+    recv!(t, ack(a, p));
+    assert_eq!(t.ep.counters().TCPChallengeACK, 4);
+    // And 100 ms apart: one.
+    t.advance(Duration::from_millis(100));
+    send!(t, syn(PEER_ISS).opts(mss_only(1460)));
+    recv_nothing!(t);
+    assert_eq!(t.ep.counters().TCPChallengeACK, 4);
+    assert_eq!(t.ep.counters().TCPACKSkippedChallenge, 2);
+    assert_eq!(t.state(), Some(State::Established));
+}
+
+#[test]
+fn the_per_connection_limit_is_strictly_less_than_the_interval() {
+    // __tcp_oow_rate_limited: limited while 0 <= elapsed < tcp_invalid_ratelimit, so a
+    // segment exactly 500 ms after the last reply is answered.
+    let mut t = established(config());
+    let (a, p) = seqs(&t);
+    send!(t, rst(p + 7u32));
+    recv!(t, ack(a, p));
+    t.advance(Duration::from_micros(499_999));
+    send!(t, rst(p + 7u32));
+    recv_nothing!(t);
+    t.advance(Duration::from_micros(1));
+    send!(t, rst(p + 7u32));
+    recv!(t, ack(a, p));
+    assert_eq!(t.ep.counters().TCPChallengeACK, 2);
+    assert_eq!(t.ep.counters().TCPACKSkippedChallenge, 1);
+}
+
+#[test]
+fn tcp_invalid_ratelimit_is_a_knob_by_name() {
+    let mut cfg = config();
+    cfg.set("tcp_invalid_ratelimit_ms", "50").unwrap();
+    let mut t = established(cfg);
+    let (a, p) = seqs(&t);
+    send!(t, rst(p + 7u32));
+    recv!(t, ack(a, p));
+    t.advance(Duration::from_millis(49));
+    send!(t, rst(p + 7u32));
+    recv_nothing!(t);
+    t.advance(Duration::from_millis(51));
+    send!(t, rst(p + 7u32));
+    recv!(t, ack(a, p));
+    assert_eq!(t.ep.counters().TCPChallengeACK, 2);
+    assert_eq!(t.ep.counters().TCPACKSkippedChallenge, 1);
+}
+
+#[test]
+fn duplicate_acks_for_out_of_window_pure_acks_are_rate_limited() {
+    // Linux tcp_validate_incoming, step 1: a segment that fails tcp_sequence and is not
+    // an RST or SYN gets a duplicate ACK unless tcp_oow_rate_limited(...,
+    // LINUX_MIB_TCPACKSKIPPEDSEQ, &tp->last_oow_ack_time), which exempts segments
+    // carrying data or FIN ("Data packets without SYNs are not likely part of an ACK
+    // loop"). The limit is shared with challenge ACKs.
+    let mut t = established(config());
+    let (a, p) = seqs(&t);
+    let beyond = p + 200_000u32;
+    send!(t, ack(beyond, a));
+    recv!(t, ack(a, p));
+    t.advance(Duration::from_millis(100));
+    send!(t, ack(beyond, a));
+    recv_nothing!(t);
+    assert_eq!(t.ep.counters().TCPACKSkippedSeq, 1);
+    // Data and a FIN outside the window are answered whatever the limit, and do not
+    // move it.
+    send!(t, data(beyond, a, b"x"));
+    recv!(t, ack(a, p));
+    send!(t, fin(beyond, a));
+    recv!(t, ack(a, p));
+    // The challenge ACK shares the connection's last out-of-window ACK time.
+    send!(t, rst(p + 7u32));
+    recv_nothing!(t);
+    assert_eq!(t.ep.counters().TCPACKSkippedChallenge, 1);
+    // 600 ms after the first reply: a pure ACK is answered again.
+    t.advance(Duration::from_millis(500));
+    send!(t, ack(beyond, a));
+    recv!(t, ack(a, p));
+    assert_eq!(t.ep.counters().TCPACKSkippedSeq, 1);
+    assert_eq!(t.ep.counters().TCPChallengeACK, 0);
+    assert_eq!(t.state(), Some(State::Established));
 }
 
 #[test]
@@ -739,4 +885,28 @@ fn paws_drops_a_segment_with_an_old_timestamp() {
     recv!(t, ack(a, p + 3u32));
     assert_eq!(t.read(), b"new");
     assert_eq!(t.ep.counters().PAWSEstab, 1);
+}
+
+#[test]
+fn duplicate_acks_for_paws_rejected_pure_acks_are_rate_limited() {
+    // Linux tcp_validate_incoming: a PAWS failure (not an RST) counts PAWSEstab and gets
+    // a duplicate ACK unless tcp_oow_rate_limited(..., LINUX_MIB_TCPACKSKIPPEDPAWS, ...).
+    let mut t = established(config_linux());
+    let (a, p) = seqs(&t);
+    t.advance(Duration::from_millis(10));
+    send!(t, data(p, a, b"new"));
+    t.recv_any();
+    let (old_tsval, tsecr) = (t.peer_tsval - 5, t.our_tsval);
+    let old = || ack(p + 3u32, a).ts(old_tsval, tsecr).raw();
+    send!(t, old());
+    t.recv_any();
+    t.advance(Duration::from_millis(100));
+    send!(t, old());
+    recv_nothing!(t);
+    assert_eq!(t.ep.counters().PAWSEstab, 2);
+    assert_eq!(t.ep.counters().TCPACKSkippedPAWS, 1);
+    // Data failing PAWS is always answered.
+    send!(t, data(p + 3u32, a, b"old").ts(old_tsval, tsecr).raw());
+    t.recv_any();
+    assert_eq!(t.ep.counters().TCPACKSkippedPAWS, 1);
 }

@@ -276,7 +276,8 @@ const ATTACKS: &[(u64, usize, Attack)] = &[
     (5, 1, |r, u| {
         (TcpFlags::ACK | TcpFlags::PSH, r, u - (1u32 << 30), 16)
     }),
-    // A burst of in-window RSTs against the challenge ACK limit (RFC 5961 §7).
+    // A burst of in-window RSTs against the challenge ACK rate limit (RFC 5961 §7; Linux
+    // tcp_invalid_ratelimit, per connection).
     (6, 5, |r, u| (TcpFlags::RST, r + 2000u32, u, 0)),
     // The one that works: RST exactly at RCV.NXT.
     (8, 1, |r, u| (TcpFlags::RST, r, u, 0)),
@@ -288,17 +289,15 @@ const ATTACKS: &[(u64, usize, Attack)] = &[
 /// with an impossible ACK. The server answers the in-window RST, both SYNs and the
 /// data with a challenge ACK (RFC 5961 §3.2, §4.2, §5.2; sent to the real client,
 /// which ignores it) and drops the out-of-window RST silently: the connection lives.
-/// At 6 s a burst of five in-window RSTs meets the rate limit (the server runs with
-/// `tcp_challenge_ack_limit=3` here): three challenge ACKs, two silent drops. At 8 s
-/// an RST exactly at RCV.NXT resets the server side (ECONNRESET); the client learns it
-/// with its next write at 9 s, which draws an RST from the server's closed tuple.
+/// At 6 s a burst of five in-window RSTs meets the rate limit: Linux (6.0 and later)
+/// sends at most one challenge ACK per connection per `tcp_invalid_ratelimit` (500 ms),
+/// its endpoint-wide `tcp_challenge_ack_limit` being off by default, so one challenge ACK
+/// goes out and four are skipped (TCPACKSkippedChallenge). At 8 s an RST exactly at
+/// RCV.NXT resets the server side (ECONNRESET); the client learns it with its next write
+/// at 9 s, which draws an RST from the server's closed tuple.
 pub fn blind_reset_attack(opts: &RunOptions) -> Result<Trace, ScenarioError> {
     let mut sim = new_sim("blind-reset-attack", opts);
     let base = opts.config(Config::default())?;
-    let limited = opts.config(Config {
-        tcp_challenge_ack_limit: 3,
-        ..Config::default()
-    })?;
     let client = sim.add_host(
         "client",
         "client",
@@ -308,9 +307,9 @@ pub fn blind_reset_attack(opts: &RunOptions) -> Result<Trace, ScenarioError> {
     );
     let server = sim.add_host(
         "server",
-        "server (tcp_challenge_ack_limit=3)",
+        "server",
         SERVER,
-        limited,
+        base.clone(),
         Some(reply_server(PORT, REPLY, OnEof::Close)),
     );
     let attacker = sim.add_host("attacker", "off-path attacker", ATTACKER, base, None);

@@ -1,8 +1,17 @@
 //! Segment arrival in SYN-RECEIVED and the synchronized states,
 //! RFC 9293 §3.10.7.4, in the RFC's order: sequence check, RST, SYN, ACK, text, FIN.
 //! RFC 5961 hardens the RST, SYN and ACK steps against blind injection.
+//!
+//! Replies to segments that fail these checks are rate-limited per connection as Linux
+//! does (commit 032ee4236954 "tcp: helpers to mitigate ACK loops by rate-limiting
+//! out-of-window dupacks" and f2b2c582e824 "tcp: mitigate ACK loops for connections as
+//! tcp_sock", Linux 4.0): at most one such ACK per `tcp_invalid_ratelimit` (500 ms),
+//! shared by duplicate ACKs for out-of-window segments, PAWS rejections and challenge ACKs.
+//! Since Linux 6.0 this per-connection limit is the only one by default
+//! (`tcp_challenge_ack_limit` = INT_MAX).
 
 use super::{Conn, Ctx, ResetReply};
+use crate::counters::Counters;
 use crate::error::Error;
 use crate::event::Reason;
 use crate::state::State;
@@ -35,19 +44,23 @@ impl Conn {
         }
         let simultaneous_syn_ack = self.is_simultaneous_open_syn_ack(seg);
         if !simultaneous_syn_ack {
-            if self.paws_rejects(ctx, seg) {
+            let seg_len = payload.len() + seg.flags.syn() as usize + seg.flags.fin() as usize;
+            if self.paws_rejects(ctx, seg, seg_len) {
                 return None;
             }
-            let seg_len = payload.len() + seg.flags.syn() as usize + seg.flags.fin() as usize;
             // First: is the segment acceptable (RFC 9293 §3.10.7.4 table)?
             if !self.sequence_acceptable(seg, seg_len) {
                 // RFC 9293: "If an incoming segment is not acceptable, an acknowledgment
                 // should be sent in reply (unless the RST bit is set)". A SYN gets it as
                 // a challenge ACK whatever its sequence number (RFC 5961 §4.2), counted
                 // and rate-limited as such (Linux tcp_validate_incoming: syn_challenge).
+                // Other segments get a duplicate ACK, which Linux rate-limits for pure
+                // ACKs (tcp_oow_rate_limited, LINUX_MIB_TCPACKSKIPPEDSEQ).
                 if seg.flags.syn() && !seg.flags.rst() {
                     self.challenge_ack(ctx);
-                } else if !seg.flags.rst() {
+                } else if !seg.flags.rst()
+                    && !self.oow_reply_limited(ctx, seg, seg_len, |c| &mut c.TCPACKSkippedSeq)
+                {
                     self.ack_now = true;
                 }
                 return None;
@@ -113,8 +126,10 @@ impl Conn {
             && seg.ack == self.snd_nxt
     }
 
-    /// RFC 7323 §5.3: drop a segment whose TSval is older than TS.Recent (not RSTs).
-    fn paws_rejects(&mut self, ctx: &mut Ctx<'_>, seg: &TcpRepr) -> bool {
+    /// RFC 7323 §5.3: drop a segment whose TSval is older than TS.Recent (not RSTs), and
+    /// acknowledge it unless the out-of-window rate limit says not now (Linux
+    /// tcp_validate_incoming: LINUX_MIB_TCPACKSKIPPEDPAWS).
+    fn paws_rejects(&mut self, ctx: &mut Ctx<'_>, seg: &TcpRepr, seg_len: usize) -> bool {
         if !self.ts_ok || seg.flags.rst() {
             return false;
         }
@@ -126,7 +141,9 @@ impl Conn {
             ctx.now.saturating_since(self.ts_recent_stamp).total_secs() < PAWS_IDLE_LIMIT_SECS;
         if older && fresh {
             ctx.counters.PAWSEstab += 1;
-            self.ack_now = true;
+            if !self.oow_reply_limited(ctx, seg, seg_len, |c| &mut c.TCPACKSkippedPAWS) {
+                self.ack_now = true;
+            }
             return true;
         }
         false
@@ -178,14 +195,84 @@ impl Conn {
         }
     }
 
-    /// RFC 5961 §7: send a challenge ACK, within the endpoint's per-second budget.
+    /// RFC 5961 §7: send a challenge ACK, unless this connection sent an out-of-window ACK
+    /// less than `tcp_invalid_ratelimit` ago, then within the endpoint's per-second budget.
+    ///
+    /// Linux 6.x `tcp_send_challenge_ack`:
+    ///
+    /// ```c
+    /// /* First check our per-socket dupack rate limit. */
+    /// if (__tcp_oow_rate_limited(net, LINUX_MIB_TCPACKSKIPPEDCHALLENGE,
+    ///                            &tp->last_oow_ack_time))
+    ///         return;
+    /// ack_limit = READ_ONCE(net->ipv4.sysctl_tcp_challenge_ack_limit);
+    /// if (ack_limit == INT_MAX)
+    ///         goto send_ack;
+    /// /* Then check host-wide RFC 5961 rate limit. */ ...
+    /// ```
+    ///
+    /// The per-connection check applies to every challenge ACK (RST, SYN, ACK triggers)
+    /// whatever the segment carries: it calls `__tcp_oow_rate_limited` directly, not the
+    /// `tcp_oow_rate_limited` wrapper that exempts data.
     pub(crate) fn challenge_ack(&mut self, ctx: &mut Ctx<'_>) {
+        if self.oow_rate_limited(ctx, |c| &mut c.TCPACKSkippedChallenge) {
+            return;
+        }
         if ctx
             .challenge
-            .allow(ctx.now, ctx.cfg.tcp_challenge_ack_limit)
+            .allow(ctx.now, ctx.cfg.tcp_challenge_ack_limit, ctx.cfg.isn_secret)
         {
             ctx.counters.TCPChallengeACK += 1;
             self.ack_now = true;
         }
+    }
+
+    /// Linux `tcp_oow_rate_limited`: the rate limit applies only to segments that could
+    /// be part of an ACK loop, SYNs and pure ACKs ("Data packets without SYNs are not likely
+    /// part of an ACK loop": `if ((TCP_SKB_CB(skb)->seq != TCP_SKB_CB(skb)->end_seq) &&
+    /// !tcp_hdr(skb)->syn) return false;`, so data or a FIN is always answered and does
+    /// not touch `last_oow_ack_time`).
+    fn oow_reply_limited(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        seg: &TcpRepr,
+        seg_len: usize,
+        skipped: fn(&mut Counters) -> &mut u64,
+    ) -> bool {
+        if seg_len != 0 && !seg.flags.syn() {
+            return false;
+        }
+        self.oow_rate_limited(ctx, skipped)
+    }
+
+    /// Linux `__tcp_oow_rate_limited`: true (and `skipped` counted) when the last
+    /// out-of-window ACK went out less than `tcp_invalid_ratelimit` ago; otherwise the
+    /// caller may send one now, and now becomes the last time.
+    ///
+    /// ```c
+    /// if (*last_oow_ack_time) {
+    ///         s32 elapsed = (s32)(tcp_jiffies32 - *last_oow_ack_time);
+    ///         if (0 <= elapsed &&
+    ///             elapsed < READ_ONCE(net->ipv4.sysctl_tcp_invalid_ratelimit)) {
+    ///                 NET_INC_STATS(net, mib_idx);
+    ///                 return true;    /* rate-limited: don't send yet! */
+    ///         }
+    /// }
+    /// *last_oow_ack_time = tcp_jiffies32;
+    /// return false;   /* not rate-limited: go ahead, send dupack now! */
+    /// ```
+    fn oow_rate_limited(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        skipped: fn(&mut Counters) -> &mut u64,
+    ) -> bool {
+        if let Some(last) = self.last_oow_ack_time {
+            if ctx.now.saturating_since(last) < ctx.cfg.tcp_invalid_ratelimit {
+                *skipped(ctx.counters) += 1;
+                return true;
+            }
+        }
+        self.last_oow_ack_time = Some(ctx.now);
+        false
     }
 }

@@ -58,27 +58,55 @@ pub(crate) struct Ctx<'a> {
     pub id: ConnId,
 }
 
-/// RFC 5961 §7: an endpoint-wide cap on challenge ACKs per second
-/// (Linux `tcp_challenge_ack_limit`).
+/// RFC 5961 §7: an endpoint-wide cap on challenge ACKs per second (Linux
+/// `tcp_challenge_ack_limit`, off by default since Linux 6.0).
+///
+/// Linux `tcp_send_challenge_ack` (since "tcp: add small random increments to mitigate
+/// challenge ACK side channel", 2022, and its 6.x form with `get_random_u32_inclusive`)
+/// does not give each second exactly `limit` ACKs: when the second changes it draws the
+/// count from [half, limit + half − 1], half = (limit + 1) / 2, so that an attacker cannot
+/// learn the limit by exhausting it. Here the draw is a keyed hash of the second:
+/// deterministic for one secret, like everything else in the engine.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct ChallengeBudget {
-    second: u64,
-    sent: u32,
+    /// The second `left` belongs to; `None` before the first challenge ACK.
+    second: Option<u64>,
+    /// Challenge ACKs still allowed in that second.
+    left: u32,
 }
 
 impl ChallengeBudget {
-    pub fn allow(&mut self, now: Instant, limit_per_second: u32) -> bool {
-        let second = now.total_micros() / 1_000_000;
-        if second != self.second {
-            self.second = second;
-            self.sent = 0;
+    pub fn allow(&mut self, now: Instant, limit_per_second: u32, secret: u128) -> bool {
+        if limit_per_second >= crate::config::CHALLENGE_ACK_UNLIMITED {
+            return true;
         }
-        if self.sent < limit_per_second {
-            self.sent += 1;
+        let second = now.total_micros() / 1_000_000;
+        if self.second != Some(second) {
+            self.second = Some(second);
+            self.left = Self::draw(second, limit_per_second, secret);
+        }
+        if self.left > 0 {
+            self.left -= 1;
             true
         } else {
             false
         }
+    }
+
+    /// The count for `second`: in [half, limit + half − 1], or 0 for a limit of 0.
+    fn draw(second: u64, limit: u32, secret: u128) -> u32 {
+        if limit == 0 {
+            return 0;
+        }
+        let half = (limit + 1) >> 1;
+        // SplitMix64 finalizer over the second and the secret: a well-mixed stand-in
+        // for Linux's get_random_u32.
+        let mut z = second ^ (secret as u64) ^ ((secret >> 64) as u64).rotate_left(32);
+        z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        half + (z % u64::from(limit)) as u32
     }
 }
 
@@ -173,6 +201,9 @@ pub(crate) struct Conn {
     pub zero_window_probes: u32,
     /// Last time anything arrived from the peer (keepalive idleness, RFC 1122 §4.2.3.6).
     pub last_received: Instant,
+    /// When we last sent an ACK in reply to an out-of-window segment or as a challenge
+    /// ACK (Linux `tp->last_oow_ack_time`), for `tcp_invalid_ratelimit`.
+    pub last_oow_ack_time: Option<Instant>,
     /// The application saw a full send buffer and wants to hear when it drains.
     pub writable_wanted: bool,
     /// The error the application will see on its next call.
@@ -245,6 +276,7 @@ impl Conn {
             keepalive_probes_sent: 0,
             zero_window_probes: 0,
             last_received: now,
+            last_oow_ack_time: None,
             writable_wanted: false,
             error: None,
             wheel: None,
