@@ -51,6 +51,10 @@ pub struct Counters {
     /// TcpExt: TCPACKSkippedPAWS — the duplicate ACK for a segment PAWS rejected not sent,
     /// for the same reason (Linux `tcp_validate_incoming`, PAWS check).
     pub TCPACKSkippedPAWS: u64,
+    /// TcpExt: TCPACKSkippedTimeWait — a TIME_WAIT entry did not answer an out-of-window
+    /// segment because it answered one less than `tcp_invalid_ratelimit` ago (Linux
+    /// `tcp_timewait_check_oow_rate_limit`).
+    pub TCPACKSkippedTimeWait: u64,
     /// TcpExt: ListenDrops — SYNs or ACKs dropped because a listener's queue was full.
     pub ListenDrops: u64,
     /// TcpExt: ListenOverflows — of those, the ones dropped because the accept queue was
@@ -65,7 +69,7 @@ pub struct Counters {
 
 impl Counters {
     /// (name, value) pairs for printing, in a stable order.
-    pub fn pairs(&self) -> [(&'static str, u64); 25] {
+    pub fn pairs(&self) -> [(&'static str, u64); 26] {
         [
             ("ActiveOpens", self.ActiveOpens),
             ("PassiveOpens", self.PassiveOpens),
@@ -88,6 +92,7 @@ impl Counters {
             ("TCPACKSkippedChallenge", self.TCPACKSkippedChallenge),
             ("TCPACKSkippedSeq", self.TCPACKSkippedSeq),
             ("TCPACKSkippedPAWS", self.TCPACKSkippedPAWS),
+            ("TCPACKSkippedTimeWait", self.TCPACKSkippedTimeWait),
             ("ListenDrops", self.ListenDrops),
             ("ListenOverflows", self.ListenOverflows),
             ("TCPReqQFullDrop", self.TCPReqQFullDrop),

@@ -273,6 +273,122 @@ fn syn_in_time_wait_without_a_listener_is_acked_and_the_entry_kept() {
 }
 
 #[test]
+fn time_wait_rate_limits_its_acks_to_out_of_window_segments() {
+    // Linux tcp_timewait_state_process ends in tcp_timewait_check_oow_rate_limit(tw, skb,
+    // LINUX_MIB_TCPACKSKIPPEDTIMEWAIT): one ACK per tcp_invalid_ratelimit (500 ms) per
+    // entry (tw_last_oow_ack_time) for SYNs and pure ACKs. The ACK still restarts 2MSL.
+    let mut t = time_wait(config());
+    let (s, r) = tw_seqs(&t);
+    send!(t, ack(r - 5u32, s));
+    recv!(t, ack(s, r));
+    t.advance(Duration::from_millis(100));
+    send!(t, ack(r - 5u32, s));
+    recv_nothing!(t);
+    assert_eq!(t.ep.counters().TCPACKSkippedTimeWait, 1);
+    assert_eq!(t.time_wait_entry().map(|e| e.2), Some(t.now + secs(60)));
+    // 600 ms after the first reply: answered again.
+    t.advance(Duration::from_millis(500));
+    send!(t, ack(r - 5u32, s));
+    recv!(t, ack(s, r));
+    // ACK-less SYNs below RCV.NXT (old duplicates) the same way.
+    t.advance(Duration::from_millis(600));
+    send!(t, syn(PEER_ISS).opts(mss_only(1460)));
+    recv!(t, ack(s, r));
+    t.advance(Duration::from_millis(100));
+    send!(t, syn(PEER_ISS).opts(mss_only(1460)));
+    recv_nothing!(t);
+    assert_eq!(t.ep.counters().TCPACKSkippedTimeWait, 2);
+    assert_eq!(t.ep.time_wait_count(), 1);
+}
+
+#[test]
+fn a_retransmitted_fin_in_time_wait_is_always_acked() {
+    // tcp_oow_rate_limited: "Data packets without SYNs are not likely part of an ACK
+    // loop": a FIN (it has sequence space) is answered whatever the limit, and does not
+    // count as the last out-of-window ACK.
+    let mut t = time_wait(config());
+    let (s, r) = tw_seqs(&t);
+    send!(t, ack(r - 5u32, s));
+    recv!(t, ack(s, r));
+    t.advance(Duration::from_millis(100));
+    send!(t, fin(r - 1u32, s));
+    recv!(t, ack(s, r));
+    send!(t, data(r - 10u32, s, b"duplicate"));
+    recv!(t, ack(s, r));
+    assert_eq!(t.ep.counters().TCPACKSkippedTimeWait, 0);
+    // The pure ACK limit still counts from the first reply.
+    t.advance(Duration::from_millis(300));
+    send!(t, ack(r - 5u32, s));
+    recv_nothing!(t);
+    t.advance(Duration::from_millis(100));
+    send!(t, ack(r - 5u32, s));
+    recv!(t, ack(s, r));
+}
+
+#[test]
+fn a_newer_syn_without_a_listener_is_acked_whatever_the_limit() {
+    // Linux returns TCP_TW_SYN before the rate limit; tcp_v4_rcv, finding no listener,
+    // falls through to tcp_v4_timewait_ack.
+    let mut t = time_wait(config());
+    t.ep.close_listener(t.now, t.listener.unwrap()).unwrap();
+    let (s, r) = tw_seqs(&t);
+    send!(t, ack(r - 5u32, s));
+    recv!(t, ack(s, r));
+    t.advance(Duration::from_millis(100));
+    send!(t, syn(r + 100_000u32).opts(mss_only(1460)));
+    recv!(t, ack(s, r));
+    assert_eq!(t.ep.counters().TCPACKSkippedTimeWait, 0);
+}
+
+#[test]
+fn time_wait_rate_limit_follows_the_knob() {
+    let mut t = time_wait(Config {
+        tcp_invalid_ratelimit: Duration::ZERO,
+        ..config()
+    });
+    let (s, r) = tw_seqs(&t);
+    for _ in 0..5 {
+        send!(t, ack(r - 5u32, s));
+        recv!(t, ack(s, r));
+    }
+    // TIME_WAIT counts in 4 ms ticks (Linux's jiffies at HZ=250): a limit of 40 ms is 10
+    // ticks, and the fixture's clock sits on a tick boundary.
+    let mut cfg = config();
+    cfg.set("tcp_invalid_ratelimit_ms", "40").unwrap();
+    let mut t = time_wait(cfg);
+    send!(t, ack(r - 5u32, s));
+    recv!(t, ack(s, r));
+    t.advance(Duration::from_millis(39));
+    send!(t, ack(r - 5u32, s));
+    recv_nothing!(t);
+    t.advance(Duration::from_millis(1));
+    send!(t, ack(r - 5u32, s));
+    recv!(t, ack(s, r));
+}
+
+#[test]
+fn an_old_out_of_window_ack_never_limits_a_long_lived_entry() {
+    // The entry keeps its last out-of-window ACK in 15 spare bits as 4 ms ticks, which
+    // wrap every 131.068 s; an entry kept alive by restarts must not mistake a reply made
+    // one wrap ago for a recent one.
+    let mut t = time_wait(config());
+    let (s, r) = tw_seqs(&t);
+    let first = t.now;
+    send!(t, ack(r - 5u32, s));
+    recv!(t, ack(s, r));
+    // Bare ACKs at RCV.NXT restart 2MSL without an answer.
+    for at in [50, 100] {
+        t.advance_to(first + secs(at));
+        send!(t, ack(r, s));
+        recv_nothing!(t);
+    }
+    t.advance_to(first + Duration::from_millis(131_068 + 100));
+    send!(t, ack(r - 5u32, s));
+    recv!(t, ack(s, r));
+    assert_eq!(t.ep.counters().TCPACKSkippedTimeWait, 0);
+}
+
+#[test]
 fn syn_with_a_newer_timestamp_reopens_even_below_rcv_nxt() {
     // RFC 6191 §2: with timestamps, a SYN whose TSval is newer than TS.Recent is not an
     // old duplicate, whatever its sequence number.

@@ -56,17 +56,34 @@ pub struct TimeWaitEntry {
     pub expiry: Instant,
     /// Raw (unscaled) window field to advertise in re-ACKs.
     pub window: u16,
-    /// Bit set of `TimeWaitEntry::FLAG_*`.
-    pub flags: u8,
+    /// Bit 0: `TimeWaitEntry::FLAG_TIMESTAMPS`. Bits 1..=15: when the entry last answered an
+    /// out-of-window segment (Linux `tw_last_oow_ack_time`), see
+    /// [`TimeWaitEntry::last_oow_ack_tick`]; 0 (as an entry starts) means never. A `u16`
+    /// fills what was the entry's padding byte: the entry stays 40 bytes.
+    pub flags: u16,
 }
 
 impl TimeWaitEntry {
     /// `flags` bit: timestamps were negotiated on the connection.
-    pub const FLAG_TIMESTAMPS: u8 = 1 << 0;
+    pub const FLAG_TIMESTAMPS: u16 = 1 << 0;
+    const OOW_TICK_SHIFT: u32 = 1;
 
     /// True if timestamps were negotiated (`FLAG_TIMESTAMPS`).
     pub fn timestamps(&self) -> bool {
         self.flags & Self::FLAG_TIMESTAMPS != 0
+    }
+
+    /// The 15-bit tick at which this entry last sent an ACK in reply to an out-of-window
+    /// segment, 0 if it never did (Linux `tcp_time_wait`: `tw_last_oow_ack_time = 0`). The
+    /// endpoint defines the tick clock (`tw_process.rs`).
+    pub fn last_oow_ack_tick(&self) -> u16 {
+        self.flags >> Self::OOW_TICK_SHIFT
+    }
+
+    /// Record `tick` (below 2^15) as the last out-of-window ACK; 0 forgets it.
+    pub fn set_last_oow_ack_tick(&mut self, tick: u16) {
+        debug_assert!(tick < 1 << 15, "out-of-window ACK tick {tick} over 15 bits");
+        self.flags = (self.flags & Self::FLAG_TIMESTAMPS) | (tick << Self::OOW_TICK_SHIFT);
     }
 }
 
