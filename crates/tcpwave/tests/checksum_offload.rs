@@ -144,7 +144,10 @@ fn offloaded_endpoint_still_checks_the_ip_header() {
 #[test]
 fn the_knob_is_settable_by_name() {
     let mut cfg = Config::default();
-    assert!(!cfg.checksum_offload, "off by default: TUN and captures need real sums");
+    assert!(
+        !cfg.checksum_offload,
+        "off by default: TUN and captures need real sums"
+    );
     cfg.set("checksum_offload", "1").unwrap();
     assert!(cfg.checksum_offload);
     let err = cfg.set("checksum_offload", "maybe").unwrap_err();
