@@ -179,6 +179,7 @@ impl Conn {
 
     /// RFC 9293 §3.10.7.4 "second, check the RST bit", with RFC 5961 §3.2: only an RST
     /// at exactly RCV.NXT resets; one elsewhere in the window draws a challenge ACK.
+    #[cold]
     fn on_rst(&mut self, ctx: &mut Ctx<'_>, seg: &TcpRepr) {
         if seg.seq != self.rcv_nxt {
             self.challenge_ack(ctx);
@@ -214,6 +215,7 @@ impl Conn {
     /// The per-connection check applies to every challenge ACK (RST, SYN, ACK triggers)
     /// whatever the segment carries: it calls `__tcp_oow_rate_limited` directly, not the
     /// `tcp_oow_rate_limited` wrapper that exempts data.
+    #[cold]
     pub(crate) fn challenge_ack(&mut self, ctx: &mut Ctx<'_>) {
         if self.oow_rate_limited(ctx, |c| &mut c.TCPACKSkippedChallenge) {
             return;

@@ -302,6 +302,7 @@ impl Conn {
     }
 
     /// Tell the application about a failure; the connection is finished.
+    #[cold]
     pub fn fail(&mut self, ctx: &mut Ctx<'_>, error: Error, reason: Reason) {
         // Linux tcp_set_state counts every ESTABLISHED or CLOSE_WAIT -> CLOSE in
         // EstabResets (RFC 1213 tcpEstabResets): a reset received in CLOSE-WAIT (EPIPE)
@@ -384,6 +385,7 @@ impl Conn {
     }
 
     /// Remember that an out-of-order segment starting at `seq` just arrived.
+    #[cold]
     pub fn note_sack_anchor(&mut self, seq: SeqNumber) {
         let n = self.sack_anchor_count.min(self.sack_anchors.len() - 1);
         self.sack_anchors.copy_within(0..n, 1);

@@ -91,6 +91,7 @@ impl Conn {
 
     /// Data or FIN unacknowledged for an RTO: RFC 6298 (5.4)-(5.6): retransmit the
     /// earliest segment, back off, restart the timer; RFC 5681 §3.1: collapse cwnd.
+    #[cold]
     fn retransmit_data(&mut self, ctx: &mut Ctx<'_>) {
         let first_send = *self
             .retrans_stamp
@@ -145,12 +146,14 @@ impl Conn {
     }
 
     /// Arm the persist timer when the peer's window is closed and data waits.
+    #[cold]
     pub(crate) fn arm_persist(&mut self, ctx: &mut Ctx<'_>) {
         if self.timer(TimerKind::Retransmit).is_none() {
             self.set_timer(TimerKind::Retransmit, ctx.now + self.rtt.current(ctx.cfg));
         }
     }
 
+    #[cold]
     fn zero_window_probe(&mut self, ctx: &mut Ctx<'_>) {
         if self.zero_window_probes >= ctx.cfg.tcp_retries2 {
             ctx.counters.TCPAbortOnTimeout += 1;
@@ -182,6 +185,7 @@ impl Conn {
 
     /// Linux `tcp_keepalive_timer`: after `keepidle` of silence send a probe, then one
     /// every `keepintvl`; after `keepcnt` unanswered probes reset with ETIMEDOUT.
+    #[cold]
     fn on_keepalive_timeout(&mut self, ctx: &mut Ctx<'_>) {
         if !self.opts.keepalive || !self.state.is_synchronized() {
             return;

@@ -307,6 +307,7 @@ impl Endpoint {
     }
 
     /// RFC 9293 §3.10.7.1: a segment for a tuple nobody owns (CLOSED).
+    #[cold]
     fn closed_port_reply(&mut self, tuple: FourTuple, seg: &TcpRepr, payload_len: usize) {
         if seg.flags.rst() {
             return;
@@ -320,6 +321,7 @@ impl Endpoint {
     }
 
     /// Queue `<SEQ=seq><CTL=RST>` (with ACK when `ack` is given) toward the tuple's remote.
+    #[cold]
     fn queue_reset(
         &mut self,
         tuple: FourTuple,

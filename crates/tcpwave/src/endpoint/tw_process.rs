@@ -44,6 +44,7 @@ fn oow_clock_fits(cfg: &Config) -> bool {
 }
 
 impl Endpoint {
+    #[cold]
     pub(crate) fn time_wait_segment(&mut self, tuple: FourTuple, seg: &TcpRepr, payload: &[u8]) {
         let Some(&entry) = self.time_wait.get(&tuple) else {
             return;
