@@ -44,7 +44,7 @@ impl Conn {
         }
         let simultaneous_syn_ack = self.is_simultaneous_open_syn_ack(seg);
         if !simultaneous_syn_ack {
-            let seg_len = payload.len() + seg.flags.syn() as usize + seg.flags.fin() as usize;
+            let seg_len = seg.seq_len(payload.len());
             if self.paws_rejects(ctx, seg, seg_len) {
                 return None;
             }
