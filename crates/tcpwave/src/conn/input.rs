@@ -229,11 +229,7 @@ impl Conn {
         }
     }
 
-    /// Linux `tcp_oow_rate_limited`: the rate limit applies only to segments that could
-    /// be part of an ACK loop, SYNs and pure ACKs ("Data packets without SYNs are not likely
-    /// part of an ACK loop": `if ((TCP_SKB_CB(skb)->seq != TCP_SKB_CB(skb)->end_seq) &&
-    /// !tcp_hdr(skb)->syn) return false;`, so data or a FIN is always answered and does
-    /// not touch `last_oow_ack_time`).
+    /// Linux `tcp_oow_rate_limited` on a connection (see [`oow_limit_applies`]).
     fn oow_reply_limited(
         &mut self,
         ctx: &mut Ctx<'_>,
@@ -241,10 +237,7 @@ impl Conn {
         seg_len: usize,
         skipped: fn(&mut Counters) -> &mut u64,
     ) -> bool {
-        if seg_len != 0 && !seg.flags.syn() {
-            return false;
-        }
-        self.oow_rate_limited(ctx, skipped)
+        oow_limit_applies(seg, seg_len) && self.oow_rate_limited(ctx, skipped)
     }
 
     /// Linux `__tcp_oow_rate_limited`: true (and `skipped` counted) when the last
@@ -277,4 +270,13 @@ impl Conn {
         self.last_oow_ack_time = Some(ctx.now);
         false
     }
+}
+
+/// Linux `tcp_oow_rate_limited`: the out-of-window rate limit applies only to segments that
+/// could be part of an ACK loop, SYNs and pure ACKs ("Data packets without SYNs are not
+/// likely part of an ACK loop": `if ((TCP_SKB_CB(skb)->seq != TCP_SKB_CB(skb)->end_seq) &&
+/// !tcp_hdr(skb)->syn) return false;`), so data or a FIN is always answered and does not
+/// touch the last out-of-window ACK time. `seg_len` is SEG.LEN (`TcpRepr::seq_len`).
+pub(crate) fn oow_limit_applies(seg: &TcpRepr, seg_len: usize) -> bool {
+    seg_len == 0 || seg.flags.syn()
 }

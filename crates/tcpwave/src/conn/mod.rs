@@ -43,6 +43,7 @@ use buffers::{RecvBuffer, SendBuffer};
 use congestion::NewReno;
 use rto::RttEstimator;
 
+pub(crate) use input::oow_limit_applies;
 pub(crate) use output::OutSegment;
 pub(crate) use timers::TimerKind;
 

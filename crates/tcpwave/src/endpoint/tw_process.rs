@@ -6,6 +6,7 @@
 
 use super::Endpoint;
 use crate::config::Config;
+use crate::conn::oow_limit_applies;
 use crate::event::{Event, Reason};
 use crate::time::Instant;
 use crate::tuple::FourTuple;
@@ -135,11 +136,7 @@ impl Endpoint {
         seg: &TcpRepr,
         payload: &[u8],
     ) -> bool {
-        let flags = seg.flags;
-        if (!payload.is_empty() || flags.fin()) && !flags.syn() {
-            return false;
-        }
-        if !oow_clock_fits(&self.cfg) {
+        if !oow_limit_applies(seg, seg.seq_len(payload.len())) || !oow_clock_fits(&self.cfg) {
             return false;
         }
         let Some(mut entry) = self.time_wait.get_mut(&tuple) else {
