@@ -28,8 +28,11 @@ mod timers;
 
 use std::collections::VecDeque;
 
+use siphasher::sip::SipHasher13;
+
 use crate::config::Config;
 use crate::counters::Counters;
+use crate::endpoint::isn::{derive_key, split_key};
 use crate::endpoint::timer_wheel::TimerKey;
 use crate::endpoint::{ConnId, ListenerId};
 use crate::error::Error;
@@ -100,13 +103,10 @@ impl ChallengeBudget {
             return 0;
         }
         let half = (limit + 1) >> 1;
-        // SplitMix64 finalizer over the second and the secret: a well-mixed stand-in
-        // for Linux's get_random_u32.
-        let mut z = second ^ (secret as u64) ^ ((secret >> 64) as u64).rotate_left(32);
-        z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^= z >> 31;
+        // A keyed hash of the second stands in for Linux's get_random_u32, as the port
+        // allocator's jitter does (at most one draw a second, when the limit is on).
+        let (k0, k1) = split_key(derive_key(secret, b"tcpwave challenge ACK budget"));
+        let z = SipHasher13::new_with_keys(k0, k1).hash(&second.to_le_bytes());
         half + (z % u64::from(limit)) as u32
     }
 }
