@@ -19,16 +19,12 @@ pub(crate) struct BufferPool {
 }
 
 impl BufferPool {
-    /// A zero-filled buffer of `len` bytes: pooled storage when `len` is the small size.
+    /// A zero-filled buffer of `len` bytes (a receive ring needs its length): pooled
+    /// storage when `len` is the small size.
     fn take(&mut self, len: usize) -> Vec<u8> {
-        if len == MIN_RING_BYTES {
-            if let Some(mut storage) = self.free.pop() {
-                // Pooled buffers are handed back cleared; a receive ring needs its length.
-                storage.resize(len, 0);
-                return storage;
-            }
-        }
-        vec![0; len]
+        let mut storage = self.take_empty(len);
+        storage.resize(len, 0);
+        storage
     }
 
     /// An empty buffer with room for `capacity` bytes: pooled storage for the small size,
