@@ -64,11 +64,7 @@ pub fn lifecycle(engine: &str, parked: u64, budget: Budget) -> Value {
             })
         }
         "smoltcp" | "smoltcp-checksums" => {
-            let device = if engine == "smoltcp" {
-                sm::Lo::shipped()
-            } else {
-                sm::Lo::new(65_535, true)
-            };
+            let device = sm::Lo::for_engine(engine, 65_535).expect("a smoltcp engine");
             let mut net = sm::Net::new(device);
             net.park(parked, 0);
             let setup_seconds = setup.elapsed().as_secs_f64();
@@ -175,11 +171,7 @@ pub fn idle_memory(engine: &str, count: u64) -> Value {
             })
         }
         "smoltcp" | "smoltcp-checksums" => {
-            let device = if engine == "smoltcp" {
-                sm::Lo::shipped()
-            } else {
-                sm::Lo::new(65_535, true)
-            };
+            let device = sm::Lo::for_engine(engine, 65_535).expect("a smoltcp engine");
             let mut net = sm::Net::new(device);
             net.park(16, 0);
             let before = rss_bytes();
@@ -209,7 +201,8 @@ pub fn bulk(engine: &str, mss: u16, total_bytes: u64) -> Value {
             (r.bytes, r.wall_seconds)
         }
         "smoltcp" | "smoltcp-checksums" => {
-            let device = sm::Lo::new(usize::from(mss) + 40, engine == "smoltcp-checksums");
+            let device =
+                sm::Lo::for_engine(engine, usize::from(mss) + 40).expect("a smoltcp engine");
             let r = sm::bulk(device, BULK_BUFFER_BYTES as usize, total_bytes);
             (r.bytes, r.wall_seconds)
         }

@@ -123,11 +123,7 @@ fn dispatch(
                     serde_json::json!({"engine": engine, "lifecycles": count, "packets": pair.packets})
                 }
                 "smoltcp" | "smoltcp-checksums" => {
-                    let device = if engine == "smoltcp" {
-                        sm::Lo::shipped()
-                    } else {
-                        sm::Lo::new(65_535, true)
-                    };
+                    let device = sm::Lo::for_engine(engine, 65_535).expect("a smoltcp engine");
                     let mut net = sm::Net::new(device);
                     net.lifecycles(1000);
                     measured_smoltcp(&mut net, count);

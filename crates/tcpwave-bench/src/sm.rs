@@ -42,6 +42,16 @@ impl Lo {
         Lo::new(65_535, false)
     }
 
+    /// The device for an engine name: `smoltcp` (shipped) or `smoltcp-checksums`
+    /// (checksums computed and verified), with the MTU `mtu`.
+    pub fn for_engine(engine: &str, mtu: usize) -> Option<Lo> {
+        match engine {
+            "smoltcp" => Some(Lo::new(mtu, false)),
+            "smoltcp-checksums" => Some(Lo::new(mtu, true)),
+            _ => None,
+        }
+    }
+
     pub fn new(mtu: usize, checksums: bool) -> Lo {
         Lo {
             inner: Loopback::new(Medium::Ip),
