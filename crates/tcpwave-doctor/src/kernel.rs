@@ -203,6 +203,24 @@ pub struct Sysctls {
 }
 
 impl Sysctls {
+    /// What a current Linux kernel has by default (no tcp_tw_recycle: removed in 4.12).
+    pub fn linux_defaults() -> Sysctls {
+        Sysctls {
+            ip_local_port_range: Some((32768, 60999)),
+            tcp_tw_reuse: Some(2),
+            tcp_timestamps: Some(1),
+            tcp_fin_timeout: Some(60),
+            tcp_max_tw_buckets: Some(131072),
+            tcp_keepalive_time: Some(7200),
+            tcp_keepalive_intvl: Some(75),
+            tcp_keepalive_probes: Some(9),
+            tcp_rfc1337: Some(0),
+            tcp_tw_recycle: None,
+            tcp_max_orphans: Some(131072),
+            somaxconn: Some(4096),
+        }
+    }
+
     /// Reads from `<sys_dir>` (normally `/proc/sys`).
     pub fn read(sys_dir: &Path) -> Sysctls {
         let number = |name: &str| -> Option<u64> {

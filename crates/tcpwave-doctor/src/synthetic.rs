@@ -211,20 +211,7 @@ pub fn busy_host(total: usize) -> (Vec<Socket>, Owners) {
 /// A snapshot of `sockets` as a default Linux host would show them (default sysctls, zero
 /// counters), for analysis tests and benchmarks.
 pub fn snapshot(sockets: Vec<Socket>, owners: Owners) -> crate::collect::Snapshot {
-    let sysctls = crate::kernel::Sysctls {
-        ip_local_port_range: Some((32768, 60999)),
-        tcp_tw_reuse: Some(2),
-        tcp_timestamps: Some(1),
-        tcp_fin_timeout: Some(60),
-        tcp_max_tw_buckets: Some(131072),
-        tcp_keepalive_time: Some(7200),
-        tcp_keepalive_intvl: Some(75),
-        tcp_keepalive_probes: Some(9),
-        tcp_rfc1337: Some(0),
-        tcp_tw_recycle: None,
-        tcp_max_orphans: Some(131072),
-        somaxconn: Some(4096),
-    };
+    let sysctls = crate::kernel::Sysctls::linux_defaults();
     let tw = sockets
         .iter()
         .filter(|s| s.state == TcpState::TimeWait)
