@@ -17,6 +17,7 @@ pub mod error;
 pub mod event;
 pub mod options;
 pub mod seq;
+mod sip;
 pub mod state;
 pub mod time;
 pub mod tuple;

@@ -28,11 +28,9 @@ mod timers;
 
 use std::collections::VecDeque;
 
-use siphasher::sip::SipHasher13;
-
 use crate::config::Config;
 use crate::counters::Counters;
-use crate::endpoint::isn::{derive_key, split_key};
+use crate::endpoint::isn::derive_key;
 use crate::endpoint::timer_wheel::TimerKey;
 use crate::endpoint::{ConnId, ListenerId};
 use crate::error::Error;
@@ -105,8 +103,8 @@ impl ChallengeBudget {
         let half = (limit + 1) >> 1;
         // A keyed hash of the second stands in for Linux's get_random_u32, as the port
         // allocator's jitter does (at most one draw a second, when the limit is on).
-        let (k0, k1) = split_key(derive_key(secret, b"tcpwave challenge ACK budget"));
-        let z = SipHasher13::new_with_keys(k0, k1).hash(&second.to_le_bytes());
+        let key = crate::sip::SipKey::new(derive_key(secret, b"tcpwave challenge ACK budget"));
+        let z = key.hash13(&second.to_le_bytes());
         half + (z % u64::from(limit)) as u32
     }
 }

@@ -19,10 +19,10 @@
 
 use core::net::Ipv4Addr;
 
-use siphasher::sip::SipHasher24;
 use siphasher::sip128::SipHasher24 as SipHasher128;
 
 use crate::seq::SeqNumber;
+use crate::sip::SipKey;
 use crate::time::Instant;
 use crate::tuple::FourTuple;
 
@@ -33,32 +33,25 @@ const ISN_TICKS_PER_MICRO: u32 = 16;
 /// (SipHash-2-4 with 128-bit output, keyed by the secret). Used so that one configured secret
 /// can key the ISN, the timestamp offsets and the ephemeral-port offsets separately.
 pub(crate) fn derive_key(secret: u128, label: &[u8]) -> u128 {
-    let (k0, k1) = split_key(secret);
+    let (k0, k1) = SipKey::new(secret).halves();
     SipHasher128::new_with_keys(k0, k1).hash(label).into()
-}
-
-/// The two SipHash key halves of a 128-bit secret.
-pub(crate) fn split_key(key: u128) -> (u64, u64) {
-    (key as u64, (key >> 64) as u64)
 }
 
 /// Computes ISNs and timestamp offsets from one secret. Cheap to copy; holds no state besides
 /// the keys, so two generators built from the same secret agree forever.
 #[derive(Clone)]
 pub struct IsnGenerator {
-    isn_hasher: SipHasher24,
-    ts_hasher: SipHasher24,
+    isn_key: SipKey,
+    ts_key: SipKey,
 }
 
 impl IsnGenerator {
     /// A generator keyed by `secret` (`Config::isn_secret`; the simulator derives it from its
     /// seed, a real host should draw it at random once).
     pub fn new(secret: u128) -> Self {
-        let (isn_k0, isn_k1) = split_key(secret);
-        let (ts_k0, ts_k1) = split_key(derive_key(secret, b"tcpwave tcp timestamp offset"));
         IsnGenerator {
-            isn_hasher: SipHasher24::new_with_keys(isn_k0, isn_k1),
-            ts_hasher: SipHasher24::new_with_keys(ts_k0, ts_k1),
+            isn_key: SipKey::new(secret),
+            ts_key: SipKey::new(derive_key(secret, b"tcpwave tcp timestamp offset")),
         }
     }
 
@@ -70,7 +63,7 @@ impl IsnGenerator {
         message[4..8].copy_from_slice(&tuple.remote_addr.octets());
         message[8..10].copy_from_slice(&tuple.local_port.to_be_bytes());
         message[10..12].copy_from_slice(&tuple.remote_port.to_be_bytes());
-        let offset = self.isn_hasher.hash(&message) as u32;
+        let offset = self.isn_key.hash24(&message) as u32;
         // Truncating the µs count to 32 bits first is exact: only the product's low 32 bits stay.
         let clock = (now.total_micros() as u32).wrapping_mul(ISN_TICKS_PER_MICRO);
         SeqNumber(offset.wrapping_add(clock))
@@ -83,7 +76,7 @@ impl IsnGenerator {
         let mut message = [0u8; 8];
         message[0..4].copy_from_slice(&local.octets());
         message[4..8].copy_from_slice(&remote.octets());
-        self.ts_hasher.hash(&message) as u32
+        self.ts_key.hash24(&message) as u32
     }
 }
 
@@ -179,10 +172,7 @@ mod tests {
         assert_ne!(derive_key(SECRET, b"one"), derive_key(SECRET, b"two"));
         assert_ne!(derive_key(SECRET, b"one"), derive_key(SECRET ^ 1, b"one"));
         assert_ne!(derive_key(SECRET, b"one"), SECRET);
-        assert_eq!(
-            split_key(derive_key(7, b"x")),
-            split_key(derive_key(7, b"x"))
-        );
+        assert_eq!(derive_key(7, b"x"), derive_key(7, b"x"));
         assert_eq!(
             format!("{:?}", IsnGenerator::new(SECRET)),
             "IsnGenerator { .. }"

@@ -32,9 +32,8 @@
 
 use core::net::Ipv4Addr;
 
-use siphasher::sip::{SipHasher13, SipHasher24};
-
-use super::isn::{derive_key, split_key};
+use super::isn::derive_key;
+use crate::sip::SipKey;
 
 /// Linux's default `net.ipv4.ip_local_port_range`.
 pub const DEFAULT_PORT_RANGE: (u16, u16) = (32768, 60999);
@@ -73,11 +72,11 @@ pub struct PortAllocator {
     low: u16,
     /// Inclusive, like the sysctl.
     high: u16,
-    offset_hasher: SipHasher24,
+    offset_key: SipKey,
     /// Stands in for the random initial contents of Linux's table.
-    perturb_seed_hasher: SipHasher13,
+    perturb_seed_key: SipKey,
     /// Stands in for `get_random_u32_below(8)`.
-    jitter_hasher: SipHasher13,
+    jitter_key: SipKey,
     jitter_draws: u64,
     /// Linux `table_perturb`: each counter's seed (once `seeded`) plus what connects added;
     /// empty until the first allocation.
@@ -97,20 +96,13 @@ impl PortAllocator {
         if let Err(error) = check_port_range(range) {
             panic!("{error}");
         }
-        let hasher24 = |label: &[u8]| {
-            let (k0, k1) = split_key(derive_key(secret, label));
-            SipHasher24::new_with_keys(k0, k1)
-        };
-        let hasher13 = |label: &[u8]| {
-            let (k0, k1) = split_key(derive_key(secret, label));
-            SipHasher13::new_with_keys(k0, k1)
-        };
+        let key = |label: &[u8]| SipKey::new(derive_key(secret, label));
         PortAllocator {
             low: range.0,
             high: range.1,
-            offset_hasher: hasher24(b"tcpwave ephemeral port offset"),
-            perturb_seed_hasher: hasher13(b"tcpwave ephemeral port perturb seed"),
-            jitter_hasher: hasher13(b"tcpwave ephemeral port jitter"),
+            offset_key: key(b"tcpwave ephemeral port offset"),
+            perturb_seed_key: key(b"tcpwave ephemeral port perturb seed"),
+            jitter_key: key(b"tcpwave ephemeral port jitter"),
             jitter_draws: 0,
             perturb: Vec::new(),
             seeded: Vec::new(),
@@ -181,7 +173,7 @@ impl PortAllocator {
         message[0..4].copy_from_slice(&local.octets());
         message[4..8].copy_from_slice(&remote.octets());
         message[8..10].copy_from_slice(&remote_port.to_be_bytes());
-        self.offset_hasher.hash(&message)
+        self.offset_key.hash24(&message)
     }
 
     /// `table_perturb[index]`: a keyed-hash seed (Linux: random) plus what connects added.
@@ -192,7 +184,7 @@ impl PortAllocator {
         }
         let (word, bit) = (index / 64, 1u64 << (index % 64));
         if self.seeded[word] & bit == 0 {
-            let seed = self.perturb_seed_hasher.hash(&(index as u32).to_le_bytes()) as u32;
+            let seed = self.perturb_seed_key.hash13(&(index as u32).to_le_bytes()) as u32;
             self.perturb[index] = self.perturb[index].wrapping_add(seed);
             self.seeded[word] |= bit;
         }
@@ -206,7 +198,7 @@ impl PortAllocator {
             !self.perturb.is_empty(),
             "perturbation() allocates the table"
         );
-        let draw = self.jitter_hasher.hash(&self.jitter_draws.to_le_bytes());
+        let draw = self.jitter_key.hash13(&self.jitter_draws.to_le_bytes());
         self.jitter_draws += 1;
         let jitter = (draw % 8) as u32 * 2;
         let step = tried.max(jitter) + 2;

@@ -28,10 +28,9 @@ use core::mem::size_of;
 use core::ops::{Deref, DerefMut};
 
 use hashbrown::HashTable;
-use siphasher::sip::SipHasher13;
 
-use super::isn::split_key;
 use crate::seq::SeqNumber;
+use crate::sip::SipKey;
 use crate::time::{Duration, Instant};
 use crate::tuple::FourTuple;
 
@@ -117,13 +116,13 @@ fn slot_mut(chunks: &mut [Vec<Slot>], index: u32) -> &mut Slot {
     &mut chunks[(index >> CHUNK_BITS) as usize][index as usize % CHUNK_SLOTS]
 }
 
-fn hash_tuple(hasher: &SipHasher13, tuple: &FourTuple) -> u64 {
+fn hash_tuple(key: &SipKey, tuple: &FourTuple) -> u64 {
     let mut message = [0u8; 12];
     message[0..4].copy_from_slice(&tuple.local_addr.octets());
     message[4..8].copy_from_slice(&tuple.remote_addr.octets());
     message[8..10].copy_from_slice(&tuple.local_port.to_be_bytes());
     message[10..12].copy_from_slice(&tuple.remote_port.to_be_bytes());
-    hasher.hash(&message)
+    key.hash13(&message)
 }
 
 /// TIME_WAIT entries by 4-tuple, in expiry order. See the module docs.
@@ -131,7 +130,7 @@ pub struct TimeWaitTable {
     tw_len: Duration,
     chunks: Vec<Vec<Slot>>,
     index: HashTable<u32>,
-    hasher: SipHasher13,
+    hasher: SipKey,
     len: usize,
     /// Earliest expiry, or `NIL`.
     head: u32,
@@ -151,12 +150,11 @@ impl TimeWaitTable {
     /// its tuple hash keyed by `hash_key` (derive it from the endpoint secret to resist hash
     /// flooding). Arena chunks are still allocated as they fill.
     pub fn with_capacity_and_key(tw_len: Duration, capacity: usize, hash_key: u128) -> Self {
-        let (k0, k1) = split_key(hash_key);
         TimeWaitTable {
             tw_len,
             chunks: Vec::with_capacity(capacity.div_ceil(CHUNK_SLOTS)),
             index: HashTable::with_capacity(capacity),
-            hasher: SipHasher13::new_with_keys(k0, k1),
+            hasher: SipKey::new(hash_key),
             len: 0,
             head: NIL,
             tail: NIL,
