@@ -204,11 +204,24 @@ impl Endpoint {
         ts_offset: u32,
         open: impl FnOnce(&mut Conn, &mut Ctx<'_>),
     ) -> Handle {
+        let h = self.insert_blank_conn(tuple, iss, ts_offset);
+        self.with_conn(h, open);
+        h
+    }
+
+    /// `insert_conn` up to the opening: one out-of-line copy for active and passive opens
+    /// (inlined into both, the TCB's initialisation was two copies of the same code).
+    #[inline(never)]
+    fn insert_blank_conn(
+        &mut self,
+        tuple: FourTuple,
+        iss: crate::seq::SeqNumber,
+        ts_offset: u32,
+    ) -> Handle {
         let (cfg, now) = (&self.cfg, self.now);
         let h = self
             .conns
             .insert_with(|| Conn::blank(tuple, iss, ts_offset, cfg, now));
-        self.with_conn(h, open);
         self.demux.insert(tuple, h);
         h
     }
