@@ -11,7 +11,11 @@
 # Only `measured_<engine>` (N lifecycles after a warm-up) is counted (--toggle-collect). For
 # tcpwave the warm-up reaches TIME_WAIT steady state (TIME_WAIT shortened to 1 s: instruction
 # counts do not depend on the table's size). Prints Ir per lifecycle and the top functions by
-# self cost; the raw profiles stay in $CARGO_TARGET_DIR/callgrind.<engine>.out.
+# self cost (TOP=N); the raw profiles stay in $CARGO_TARGET_DIR/callgrind.<engine>.out.
+#
+# CACHE=1 also simulates a 32 KiB, 8-way L1 instruction cache (the benchmark machine's) and
+# prints the code footprint of a lifecycle (distinct 64-byte lines executed) and the L1i
+# misses per lifecycle, with the functions that touch the most lines (footprint.py).
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 count=${1:-10000}
@@ -22,7 +26,11 @@ cargo build --profile perf -q -p tcpwave-bench
 bin="$CARGO_TARGET_DIR/perf/tcpwave-bench"
 for engine in $engines; do
   out="$CARGO_TARGET_DIR/callgrind.$engine.out"
-  valgrind --tool=callgrind --callgrind-out-file="$out" \
+  cache_args=()
+  if [ -n "${CACHE:-}" ]; then
+    cache_args=(--dump-instr=yes --cache-sim=yes --I1=32768,8,64)
+  fi
+  valgrind --tool=callgrind --callgrind-out-file="$out" "${cache_args[@]}" \
     --toggle-collect="*measured_${engine%%-*}*" \
     "$bin" callgrind-lifecycles "$engine" "$count" >/dev/null 2>"$out.log" || { cat "$out.log" >&2; exit 1; }
   callgrind_annotate --inclusive=no "$out" >"$out.txt" 2>/dev/null
@@ -32,6 +40,9 @@ for engine in $engines; do
     exit 1
   fi
   echo "$engine lifecycle: $((total / count)) instructions (Ir) per lifecycle ($total over $count lifecycles)"
+  if [ -n "${CACHE:-}" ]; then
+    python3 crates/tcpwave-bench/scripts/footprint.py "$out" "$count" "${TOP:-10}"
+  fi
   if [ -n "${TOP:-}" ]; then
     sed -n '/^Ir/,$p' "$out.txt" | sed -n "6,$((TOP + 5))p" | cut -c1-160 || true
   fi
