@@ -135,7 +135,7 @@ impl Conn {
             }
             State::Closing => self.set_state(ctx, State::TimeWait, Reason::RcvAck),
             State::LastAck => {
-                self.timers = [None; TimerKind::COUNT];
+                self.timers.clear_all();
                 self.set_state(ctx, State::Closed, Reason::RcvAck);
             }
             _ => {}

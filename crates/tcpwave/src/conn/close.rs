@@ -19,7 +19,7 @@ impl Conn {
             State::Closed | State::Listen | State::TimeWait => {}
             State::SynSent => {
                 // Nothing was synchronized: the SYN is forgotten, no RST (Linux tcp_close).
-                self.timers = [None; TimerKind::COUNT];
+                self.timers.clear_all();
                 self.set_state(ctx, State::Closed, Reason::AppClose);
             }
             _ if self.recv.ready() > 0 => {
@@ -36,7 +36,7 @@ impl Conn {
                 // (tcp_need_reset), or in CLOSING/LAST_ACK with data unsent; otherwise
                 // the connection is dropped without a segment.
                 ctx.counters.TCPAbortOnData += 1;
-                self.timers = [None; TimerKind::COUNT];
+                self.timers.clear_all();
                 self.set_state(ctx, State::Closed, Reason::AppAbort);
             }
             _ if self.opts.linger == Some(Duration::ZERO) => {
@@ -90,7 +90,7 @@ impl Conn {
         match self.state {
             State::Closed | State::Listen | State::TimeWait => {}
             State::SynSent => {
-                self.timers = [None; TimerKind::COUNT];
+                self.timers.clear_all();
                 self.set_state(ctx, State::Closed, Reason::AppAbort);
             }
             _ => self.reset_and_close(ctx),
@@ -103,7 +103,7 @@ impl Conn {
         if matches!(self.state, State::Established | State::CloseWait) {
             ctx.counters.EstabResets += 1;
         }
-        self.timers = [None; TimerKind::COUNT];
+        self.timers.clear_all();
         self.set_state(ctx, State::Closed, Reason::AppAbort);
     }
 
@@ -167,7 +167,7 @@ impl Conn {
             self.reset_and_close(ctx);
             return;
         }
-        self.timers = [None; TimerKind::COUNT];
+        self.timers.clear_all();
         self.set_state(ctx, State::Closed, Reason::FinWait2Timeout);
     }
 }

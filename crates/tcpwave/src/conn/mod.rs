@@ -46,7 +46,7 @@ use rto::RttEstimator;
 
 pub(crate) use input::oow_limit_applies;
 pub(crate) use output::OutSegment;
-pub(crate) use timers::TimerKind;
+pub(crate) use timers::{TimerKind, Timers};
 
 /// What the endpoint must do for a connection after it processed an input.
 pub(crate) struct Ctx<'a> {
@@ -185,7 +185,7 @@ pub(crate) struct Conn {
     pub retransmits: u32,
     pub retrans_stamp: Option<Instant>,
 
-    pub timers: [Option<Instant>; TimerKind::COUNT],
+    pub timers: Timers,
     /// An ACK must go out at the next poll.
     pub ack_now: bool,
     /// Segments received since our last ACK (RFC 1122 §4.2.3.2: ACK every second one).
@@ -266,7 +266,7 @@ impl Conn {
             cc: NewReno::new(cfg.initial_cwnd_segments, cfg.mss as u32),
             retransmits: 0,
             retrans_stamp: None,
-            timers: [None; TimerKind::COUNT],
+            timers: Timers::default(),
             ack_now: false,
             unacked_segments: 0,
             quick_acks: 0,
@@ -313,7 +313,7 @@ impl Conn {
             ctx.counters.AttemptFails += 1;
         }
         self.error = Some(error);
-        self.timers = [None; TimerKind::COUNT];
+        self.timers.clear_all();
         self.set_state(ctx, State::Closed, reason);
         if !self.orphaned && self.listener.is_none() {
             ctx.events.push_back(Event::Error {
@@ -345,19 +345,19 @@ impl Conn {
 
     /// The earliest armed timer, if any.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.timers.iter().flatten().copied().min()
+        self.timers.earliest()
     }
 
     pub fn set_timer(&mut self, kind: TimerKind, at: Instant) {
-        self.timers[kind as usize] = Some(at);
+        self.timers.set(kind, at);
     }
 
     pub fn clear_timer(&mut self, kind: TimerKind) {
-        self.timers[kind as usize] = None;
+        self.timers.clear(kind);
     }
 
     pub fn timer(&self, kind: TimerKind) -> Option<Instant> {
-        self.timers[kind as usize]
+        self.timers.get(kind)
     }
 
     /// Keepalive settings in force (socket options override the sysctls).

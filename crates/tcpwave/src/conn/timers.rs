@@ -8,7 +8,7 @@ use super::{Conn, Ctx};
 use crate::error::Error;
 use crate::event::Reason;
 use crate::state::State;
-use crate::time::Duration;
+use crate::time::{Duration, Instant};
 
 /// The timers a connection keeps (TIME_WAIT's lives in the endpoint's table).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,6 +28,57 @@ impl TimerKind {
         TimerKind::Keepalive,
         TimerKind::FinWait2,
     ];
+}
+
+/// One deadline per [`TimerKind`], as microseconds with `u64::MAX` for "not armed": 8
+/// bytes a slot instead of an `Option<Instant>`'s 16, and the earliest deadline, which the
+/// endpoint asks for after every segment, is a plain minimum of four numbers.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Timers([u64; TimerKind::COUNT]);
+
+impl Timers {
+    const UNSET: u64 = u64::MAX;
+
+    pub(crate) fn get(&self, kind: TimerKind) -> Option<Instant> {
+        let at = self.0[kind as usize];
+        (at != Self::UNSET).then(|| Instant::from_micros(at))
+    }
+
+    pub(crate) fn set(&mut self, kind: TimerKind, at: Instant) {
+        // A deadline saturated at the end of time (`Instant + Duration` saturates) stays
+        // armed, one microsecond earlier.
+        self.0[kind as usize] = at.total_micros().min(Self::UNSET - 1);
+    }
+
+    pub(crate) fn clear(&mut self, kind: TimerKind) {
+        self.0[kind as usize] = Self::UNSET;
+    }
+
+    /// Disarm every timer.
+    pub(crate) fn clear_all(&mut self) {
+        *self = Timers::default();
+    }
+
+    /// The earliest armed deadline.
+    #[inline]
+    pub(crate) fn earliest(&self) -> Option<Instant> {
+        let at = self.0.iter().copied().fold(Self::UNSET, u64::min);
+        (at != Self::UNSET).then(|| Instant::from_micros(at))
+    }
+}
+
+impl Default for Timers {
+    fn default() -> Self {
+        Timers([Self::UNSET; TimerKind::COUNT])
+    }
+}
+
+impl core::fmt::Debug for Timers {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_map()
+            .entries(TimerKind::ALL.iter().map(|&k| (k, self.get(k))))
+            .finish()
+    }
 }
 
 /// Linux: `tcp_orphan_retries` = 0 means 8.
@@ -219,5 +270,36 @@ impl Conn {
         self.keepalive_probes_sent += 1;
         self.probe_pending = true;
         self.set_timer(TimerKind::Keepalive, ctx.now + interval);
+    }
+}
+
+#[cfg(test)]
+mod timers_tests {
+    use super::{TimerKind, Timers};
+    use crate::time::Instant;
+
+    #[test]
+    fn slots_earliest_and_the_end_of_time() {
+        let mut t = Timers::default();
+        assert_eq!(t.earliest(), None);
+        t.set(TimerKind::Keepalive, Instant::from_secs(7200));
+        t.set(TimerKind::DelayedAck, Instant::from_micros(40_000));
+        assert_eq!(
+            t.get(TimerKind::DelayedAck),
+            Some(Instant::from_micros(40_000))
+        );
+        assert_eq!(t.get(TimerKind::Retransmit), None);
+        assert_eq!(t.earliest(), Some(Instant::from_micros(40_000)));
+        t.clear(TimerKind::DelayedAck);
+        assert_eq!(t.earliest(), Some(Instant::from_secs(7200)));
+        // A saturated deadline stays armed instead of reading as "not armed".
+        t.set(TimerKind::FinWait2, Instant::from_micros(u64::MAX));
+        assert_eq!(
+            t.get(TimerKind::FinWait2),
+            Some(Instant::from_micros(u64::MAX - 1))
+        );
+        t.clear_all();
+        assert_eq!(t, Timers::default());
+        assert_eq!(t.earliest(), None);
     }
 }

@@ -145,7 +145,7 @@ impl Endpoint {
         let ts_offset = conn.ts_offset;
         let orphaned = conn.orphaned;
         conn.state = State::Closed;
-        conn.timers = Default::default();
+        conn.timers.clear_all();
         conn.ack_now = false;
         let was_live = self.demux.remove(&tuple).is_some();
         if send_ack {

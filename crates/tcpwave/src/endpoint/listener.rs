@@ -144,7 +144,7 @@ impl Endpoint {
             .collect();
         for h in half_open {
             self.with_conn(h, |conn, ctx| {
-                conn.timers = Default::default();
+                conn.timers.clear_all();
                 conn.set_state(ctx, State::Closed, Reason::ListenerClosed);
             });
             // Leaves the SYN queue, leaves the demux map and is freed: a closed child
