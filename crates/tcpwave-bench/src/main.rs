@@ -118,16 +118,18 @@ fn dispatch(
                         ..tw::engine_config(engine).expect("a tcpwave engine")
                     };
                     let mut pair = tw::Pair::new(cfg);
-                    pair.lifecycles(20_000);
+                    let warmup = 20_000;
+                    pair.lifecycles(warmup);
                     measured_tcpwave(&mut pair, count);
-                    serde_json::json!({"engine": engine, "lifecycles": count, "packets": pair.packets})
+                    serde_json::json!({"engine": engine, "lifecycles": count, "warmup": warmup, "packets": pair.packets})
                 }
                 "smoltcp" | "smoltcp-checksums" => {
                     let device = sm::Lo::for_engine(engine, 65_535).expect("a smoltcp engine");
                     let mut net = sm::Net::new(device);
-                    net.lifecycles(1000);
+                    let warmup = 1000;
+                    net.lifecycles(warmup);
                     measured_smoltcp(&mut net, count);
-                    serde_json::json!({"engine": engine, "lifecycles": count, "polls": net.polls, "packets": net.device.packets})
+                    serde_json::json!({"engine": engine, "lifecycles": count, "warmup": warmup, "polls": net.polls, "packets": net.device.packets})
                 }
                 other => return Err(format!("callgrind: unknown engine {other:?}\n{USAGE}")),
             }
