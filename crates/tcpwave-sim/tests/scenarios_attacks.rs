@@ -159,6 +159,10 @@ fn blind_injection_draws_challenge_acks_and_only_an_exact_rst_resets() {
     assert_eq!(challenges, [at(1), at(3), at(4), at(5), at(6)]);
     assert_eq!(counter(&t, "server", "TCPChallengeACK"), 5);
     assert_eq!(counter(&t, "server", "TCPACKSkippedChallenge"), 4);
+    // The two SYNs count TCPSYNChallenge, and InErrs too in ESTABLISHED (Linux
+    // tcp_validate_incoming from tcp_rcv_established: syn_inerr).
+    assert_eq!(counter(&t, "server", "TCPSYNChallenge"), 2);
+    assert_eq!(counter(&t, "server", "InErrs"), 2);
     // Nothing of that hurt the connection; the exact RST at 8 s does.
     assert_eq!(
         changes(&t, "server", "192.0.2.1")

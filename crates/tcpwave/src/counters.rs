@@ -21,7 +21,8 @@ pub struct Counters {
     pub OutSegs: u64,
     /// Tcp: RetransSegs.
     pub RetransSegs: u64,
-    /// Tcp: InErrs — segments that failed to parse or checksum.
+    /// Tcp: InErrs — segments that failed to parse or checksum, and SYNs that drew a
+    /// challenge ACK in ESTABLISHED (Linux `tcp_validate_incoming` with `syn_inerr`).
     pub InErrs: u64,
     /// TcpExt: TCPAbortOnClose — close() with unread data sent RST.
     pub TCPAbortOnClose: u64,
@@ -41,6 +42,10 @@ pub struct Counters {
     pub TWKilled: u64,
     /// TcpExt: TCPChallengeACK — RFC 5961 challenge ACKs sent.
     pub TCPChallengeACK: u64,
+    /// TcpExt: TCPSYNChallenge — SYNs that called for a challenge ACK in a synchronized
+    /// state, whatever their sequence number or timestamp, counted whether or not the ACK
+    /// was then rate-limited (Linux `tcp_validate_incoming`, `syn_challenge:`).
+    pub TCPSYNChallenge: u64,
     /// TcpExt: TCPACKSkippedChallenge — a challenge ACK not sent because the connection
     /// sent an out-of-window ACK less than `tcp_invalid_ratelimit` ago (Linux
     /// `tcp_send_challenge_ack` → `__tcp_oow_rate_limited`).
@@ -51,6 +56,10 @@ pub struct Counters {
     /// TcpExt: TCPACKSkippedPAWS — the duplicate ACK for a segment PAWS rejected not sent,
     /// for the same reason (Linux `tcp_validate_incoming`, PAWS check).
     pub TCPACKSkippedPAWS: u64,
+    /// TcpExt: TCPACKSkippedSynRecv — a passive SYN-RECEIVED connection did not answer a
+    /// segment that failed PAWS or the window check, for the same reason (Linux
+    /// `tcp_check_req`, the request sock's own `last_oow_ack_time`).
+    pub TCPACKSkippedSynRecv: u64,
     /// TcpExt: TCPACKSkippedTimeWait — a TIME_WAIT entry did not answer an out-of-window
     /// segment because it answered one less than `tcp_invalid_ratelimit` ago (Linux
     /// `tcp_timewait_check_oow_rate_limit`).
@@ -69,7 +78,7 @@ pub struct Counters {
 
 impl Counters {
     /// (name, value) pairs for printing, in a stable order.
-    pub fn pairs(&self) -> [(&'static str, u64); 26] {
+    pub fn pairs(&self) -> [(&'static str, u64); 28] {
         [
             ("ActiveOpens", self.ActiveOpens),
             ("PassiveOpens", self.PassiveOpens),
@@ -89,9 +98,11 @@ impl Counters {
             ("TWRecycled", self.TWRecycled),
             ("TWKilled", self.TWKilled),
             ("TCPChallengeACK", self.TCPChallengeACK),
+            ("TCPSYNChallenge", self.TCPSYNChallenge),
             ("TCPACKSkippedChallenge", self.TCPACKSkippedChallenge),
             ("TCPACKSkippedSeq", self.TCPACKSkippedSeq),
             ("TCPACKSkippedPAWS", self.TCPACKSkippedPAWS),
+            ("TCPACKSkippedSynRecv", self.TCPACKSkippedSynRecv),
             ("TCPACKSkippedTimeWait", self.TCPACKSkippedTimeWait),
             ("ListenDrops", self.ListenDrops),
             ("ListenOverflows", self.ListenOverflows),

@@ -133,7 +133,9 @@ fn columns() -> Vec<Column> {
                 (Nothing, Same),
                 (Nothing, Same),
                 (ChallengeAck, Same),
-                (ChallengeAck, Same),
+                // Linux tcp_check_req: a request sock answers a segment outside its
+                // window with a plain ACK (req->rsk_ops->send_ack), SYN or not.
+                (Ack, Same),
                 // RFC 9293 §3.10.7.4 fifth, SYN-RECEIVED: an unacceptable ACK draws
                 // <SEQ=SEG.ACK><CTL=RST>.
                 (RstAtSegAck, Same),
@@ -271,10 +273,12 @@ fn run_cell(column: &Column, cell: Cell, reply: Reply, after: After) -> Result<(
     );
     let seg = segment(cell, r, s, u);
     let seg_ack = seg.ack;
-    let challenges_before = t.ep.counters().TCPChallengeACK;
+    let is_syn = seg.flags.syn();
+    let before = *t.ep.counters();
     t.send(seg);
     let got = t.poll().map(|(_, _, seg)| seg);
-    let challenges = t.ep.counters().TCPChallengeACK - challenges_before;
+    let after_counters = *t.ep.counters();
+    let challenges = after_counters.TCPChallengeACK - before.TCPChallengeACK;
     let ok_reply = match (reply, &got) {
         (Nothing, None) => true,
         (Ack | ChallengeAck, Some(g)) => {
@@ -290,6 +294,18 @@ fn run_cell(column: &Column, cell: Cell, reply: Reply, after: After) -> Result<(
     let expected_challenges = u64::from(reply == ChallengeAck);
     if challenges != expected_challenges {
         return Err(format!("{challenges} challenge ACKs counted"));
+    }
+    // Linux tcp_validate_incoming, `syn_challenge:`: a SYN challenged in a synchronized
+    // state counts TCPSYNChallenge, and InErrs too in ESTABLISHED (syn_inerr). A request
+    // sock (passive SYN_RECEIVED, tcp_check_req) has no SYN challenge.
+    let syn_challenged = is_syn && reply == ChallengeAck && column.name != "SYN_RECEIVED";
+    let syn_challenges = after_counters.TCPSYNChallenge - before.TCPSYNChallenge;
+    if syn_challenges != u64::from(syn_challenged) {
+        return Err(format!("{syn_challenges} SYN challenges counted"));
+    }
+    let in_errs = after_counters.InErrs - before.InErrs;
+    if in_errs != u64::from(syn_challenged && column.state == Some(State::Established)) {
+        return Err(format!("{in_errs} InErrs counted"));
     }
     if let Some((_, _, extra)) = t.poll() {
         return Err(format!("a second segment {extra:?}"));

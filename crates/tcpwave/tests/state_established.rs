@@ -610,14 +610,27 @@ fn rst_outside_the_window_is_dropped_silently() {
 }
 
 #[test]
-fn syn_in_the_window_draws_a_challenge_ack() {
-    // RFC 5961 §4.2: a SYN in a synchronized state, whatever its sequence number.
+fn syn_in_the_window_draws_a_challenge_ack_counted_even_if_rate_limited() {
+    // RFC 5961 §4.2: a SYN in a synchronized state, whatever its sequence number. Linux
+    // tcp_validate_incoming, `syn_challenge:`: InErrs when syn_inerr (1 from
+    // tcp_rcv_established, i.e. ESTABLISHED), then LINUX_MIB_TCPSYNCHALLENGE, then
+    // tcp_send_challenge_ack, whose per-connection limit may skip the ACK.
     let mut t = established(config());
     let (a, p) = seqs(&t);
     send!(t, syn(p + 10u32).opts(mss_only(1460)));
     recv!(t, ack(a, p));
     assert_eq!(t.state(), Some(State::Established));
-    assert_eq!(t.ep.counters().TCPChallengeACK, 1);
+    let c = t.ep.counters();
+    assert_eq!((c.TCPSYNChallenge, c.TCPChallengeACK, c.InErrs), (1, 1, 1));
+    // 100 ms later, another: counted, not answered.
+    t.advance(Duration::from_millis(100));
+    send!(t, syn(p + 10u32).opts(mss_only(1460)));
+    recv_nothing!(t);
+    let c = t.ep.counters();
+    assert_eq!((c.TCPSYNChallenge, c.TCPChallengeACK, c.InErrs), (2, 1, 2));
+    assert_eq!(c.TCPACKSkippedChallenge, 1);
+    assert_eq!((c.TCPACKSkippedSeq, c.TCPACKSkippedSynRecv), (0, 0));
+    assert_eq!(t.state(), Some(State::Established));
 }
 
 #[test]
@@ -629,6 +642,7 @@ fn syn_outside_the_window_draws_a_challenge_ack_too() {
     assert_eq!(t.state(), Some(State::Established));
     // Linux tcp_validate_incoming: an out-of-window SYN goes to syn_challenge.
     assert_eq!(t.ep.counters().TCPChallengeACK, 1);
+    assert_eq!(t.ep.counters().TCPSYNChallenge, 1);
 }
 
 #[test]
@@ -870,14 +884,21 @@ fn every_segment_carries_timestamps_echoing_the_latest_tsval() {
     recv!(t, ack(a, p + 4u32).ts(expected_ts.0, expected_ts.1));
 }
 
-#[test]
-fn paws_drops_a_segment_with_an_old_timestamp() {
-    // RFC 7323 §5.3: a segment whose TSval is older than TS.Recent is dropped and ACKed.
+/// ESTABLISHED with timestamps, TS.Recent taken from the peer's "new" 10 ms in (3 bytes,
+/// acknowledged): a TSval below the peer's latest now fails PAWS. With SND.NXT, RCV.NXT.
+fn established_with_ts_recent() -> (T, SeqNumber, SeqNumber) {
     let mut t = established(config_linux());
     let (a, p) = seqs(&t);
     t.advance(Duration::from_millis(10));
     send!(t, data(p, a, b"new"));
     t.recv_any();
+    (t, a, p)
+}
+
+#[test]
+fn paws_drops_a_segment_with_an_old_timestamp() {
+    // RFC 7323 §5.3: a segment whose TSval is older than TS.Recent is dropped and ACKed.
+    let (mut t, a, p) = established_with_ts_recent();
     let old = data(p + 3u32, a, b"old")
         .ts(t.peer_tsval - 5, t.our_tsval)
         .raw();
@@ -891,11 +912,7 @@ fn paws_drops_a_segment_with_an_old_timestamp() {
 fn duplicate_acks_for_paws_rejected_pure_acks_are_rate_limited() {
     // Linux tcp_validate_incoming: a PAWS failure (not an RST) counts PAWSEstab and gets
     // a duplicate ACK unless tcp_oow_rate_limited(..., LINUX_MIB_TCPACKSKIPPEDPAWS, ...).
-    let mut t = established(config_linux());
-    let (a, p) = seqs(&t);
-    t.advance(Duration::from_millis(10));
-    send!(t, data(p, a, b"new"));
-    t.recv_any();
+    let (mut t, a, p) = established_with_ts_recent();
     let (old_tsval, tsecr) = (t.peer_tsval - 5, t.our_tsval);
     let old = || ack(p + 3u32, a).ts(old_tsval, tsecr).raw();
     send!(t, old());
@@ -909,4 +926,21 @@ fn duplicate_acks_for_paws_rejected_pure_acks_are_rate_limited() {
     send!(t, data(p + 3u32, a, b"old").ts(old_tsval, tsecr).raw());
     t.recv_any();
     assert_eq!(t.ep.counters().TCPACKSkippedPAWS, 1);
+}
+
+#[test]
+fn a_syn_failing_paws_draws_a_challenge_ack_not_a_paws_reject() {
+    // Linux tcp_validate_incoming, PAWS check: `if (!th->rst) { if (unlikely(th->syn))
+    // goto syn_challenge; NET_INC_STATS(..., LINUX_MIB_PAWSESTABREJECTED); ...`.
+    let (mut t, a, p) = established_with_ts_recent();
+    let options = TcpOptions {
+        timestamps: Some((t.peer_tsval - 5, t.our_tsval)),
+        ..mss_only(1460)
+    };
+    send!(t, syn(p + 3u32).opts(options));
+    recv!(t, ack(a, p + 3u32));
+    let c = t.ep.counters();
+    assert_eq!((c.TCPSYNChallenge, c.TCPChallengeACK), (1, 1));
+    assert_eq!((c.PAWSEstab, c.TCPACKSkippedPAWS), (0, 0));
+    assert_eq!(t.state(), Some(State::Established));
 }

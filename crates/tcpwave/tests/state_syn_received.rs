@@ -11,6 +11,16 @@ fn synack(t: &T) -> Seg {
         .opts(mss_only(1460))
 }
 
+/// SYN-RECEIVED by a simultaneous open: SYN-SENT, the peer's SYN in, our SYN-ACK out.
+fn simultaneous_open(cfg: Config) -> T {
+    let mut t = syn_sent(cfg);
+    send!(t, syn(PEER_ISS).opts(mss_only(1460)));
+    recv!(t, synack(&t));
+    assert_eq!(t.state(), Some(State::SynReceived));
+    t.events();
+    t
+}
+
 // =======================================================================================
 // SYN-RECEIVED: completing the handshake
 // =======================================================================================
@@ -157,10 +167,7 @@ fn rst_outside_the_window_is_dropped_silently() {
 fn rst_in_a_simultaneous_open_refuses_the_connection() {
     // RFC 9293 §3.10.7.4 second, SYN-RECEIVED: "If this connection was initiated with an
     // active OPEN (i.e., came from SYN-SENT state), then the connection was refused".
-    let mut t = syn_sent(config());
-    send!(t, syn(PEER_ISS).opts(mss_only(1460)));
-    recv!(t, synack(&t));
-    t.events();
+    let mut t = simultaneous_open(config());
     send!(t, rst(PEER_ISS + 1u32));
     recv_nothing!(t);
     assert_eq!(t.state(), Some(State::Closed));
@@ -180,9 +187,7 @@ fn rst_in_a_simultaneous_open_refuses_the_connection() {
 fn close_in_a_simultaneous_open_sends_fin() {
     // RFC 9293 §3.10.4, SYN-RECEIVED: "If no SENDs have been issued and there is no
     // pending data to send, then form a FIN segment and send it, and enter FIN-WAIT-1".
-    let mut t = syn_sent(config());
-    send!(t, syn(PEER_ISS).opts(mss_only(1460)));
-    recv!(t, synack(&t));
+    let mut t = simultaneous_open(config());
     t.close();
     assert_eq!(t.state(), Some(State::FinWait1));
     recv!(t, fin(t.iss + 1u32, PEER_ISS + 1u32));
@@ -194,9 +199,7 @@ fn close_in_a_simultaneous_open_sends_fin() {
 
 #[test]
 fn fin_sent_before_the_handshake_completes_is_retransmitted_with_the_syn() {
-    let mut t = syn_sent(config());
-    send!(t, syn(PEER_ISS).opts(mss_only(1460)));
-    recv!(t, synack(&t));
+    let mut t = simultaneous_open(config());
     t.close();
     recv!(t, fin(t.iss + 1u32, PEER_ISS + 1u32));
     // Nothing is acknowledged: the SYN-ACK (from ISS) goes again, then the FIN.
@@ -246,4 +249,88 @@ fn ack_of_a_retransmitted_syn_ack_gives_no_rtt_sample() {
         t.ep.info(t.conn()).unwrap().rto_micros,
         Duration::from_secs(3).total_micros()
     );
+}
+
+// =======================================================================================
+// SYN-RECEIVED: replies to segments that fail PAWS or the window (Linux tcp_check_req)
+// =======================================================================================
+
+/// A pure ACK beyond the window, answered; 100 ms later the same, and 100 ms after that a
+/// SYN below the window, neither answered: within 500 ms of the reply (a SYN shares the
+/// limit, Linux tcp_oow_rate_limited exempting only data).
+fn three_out_of_window_segments_in_200_ms(t: &mut T) {
+    let beyond = PEER_ISS + 200_000u32;
+    send!(t, ack(beyond, t.iss + 1u32));
+    recv!(t, ack(t.iss + 1u32, PEER_ISS + 1u32));
+    t.advance(Duration::from_millis(100));
+    send!(t, ack(beyond, t.iss + 1u32));
+    recv_nothing!(t);
+    t.advance(Duration::from_millis(100));
+    send!(t, syn(PEER_ISS - 1000u32).opts(mss_only(1460)));
+    recv_nothing!(t);
+}
+
+#[test]
+fn out_of_window_segments_get_one_ack_per_500_ms_counted_as_skipped_syn_recv() {
+    // Linux keeps a passive open in SYN-RECEIVED as a request sock; tcp_check_req answers
+    // a segment outside its window with req->rsk_ops->send_ack unless
+    // tcp_oow_rate_limited(..., LINUX_MIB_TCPACKSKIPPEDSYNRECV,
+    // &tcp_rsk(req)->last_oow_ack_time) says not now. No challenge ACK, even for a SYN.
+    let mut t = syn_received(config());
+    three_out_of_window_segments_in_200_ms(&mut t);
+    let beyond = PEER_ISS + 200_000u32;
+    let c = t.ep.counters();
+    assert_eq!(c.TCPACKSkippedSynRecv, 2);
+    assert_eq!((c.TCPACKSkippedSeq, c.TCPACKSkippedPAWS), (0, 0));
+    assert_eq!((c.TCPSYNChallenge, c.TCPChallengeACK), (0, 0));
+    assert_eq!(c.TCPACKSkippedChallenge, 0);
+    // Data outside the window is always answered and does not move the limit.
+    send!(t, data(beyond, t.iss + 1u32, b"x"));
+    recv!(t, ack(t.iss + 1u32, PEER_ISS + 1u32));
+    // 600 ms after the first reply (before the SYN-ACK's retransmission at 1 s).
+    t.advance(Duration::from_millis(400));
+    send!(t, ack(beyond, t.iss + 1u32));
+    recv!(t, ack(t.iss + 1u32, PEER_ISS + 1u32));
+    assert_eq!(t.ep.counters().TCPACKSkippedSynRecv, 2);
+    assert_eq!(t.state(), Some(State::SynReceived));
+}
+
+#[test]
+fn paws_failing_segments_get_one_ack_per_500_ms_counted_as_skipped_syn_recv() {
+    // tcp_check_req: `if (paws_reject || !tcp_in_window(...))` the same ACK, the same
+    // limit, then PAWSEstab (LINUX_MIB_PAWSESTABREJECTED) whether or not it was sent.
+    let mut t = syn_received(config_linux());
+    let (old_tsval, tsecr) = (t.peer_tsval - 5, t.our_tsval);
+    let old = |t: &T| {
+        ack(PEER_ISS + 1u32, t.iss + 1u32)
+            .ts(old_tsval, tsecr)
+            .raw()
+    };
+    send!(t, old(&t));
+    recv!(t, ack(t.iss + 1u32, PEER_ISS + 1u32));
+    t.advance(Duration::from_millis(100));
+    send!(t, old(&t));
+    recv_nothing!(t);
+    let c = t.ep.counters();
+    assert_eq!((c.PAWSEstab, c.TCPACKSkippedSynRecv), (2, 1));
+    assert_eq!((c.TCPACKSkippedPAWS, c.TCPACKSkippedSeq), (0, 0));
+    assert_eq!(t.state(), Some(State::SynReceived));
+    // A fresh timestamp completes the handshake.
+    send!(t, ack(PEER_ISS + 1u32, t.iss + 1u32));
+    assert_eq!(t.state(), Some(State::Established));
+}
+
+#[test]
+fn a_simultaneous_open_answers_bad_segments_as_a_full_socket() {
+    // A simultaneous open is a full socket in SYN_RECV: tcp_rcv_state_process checks its
+    // segments with tcp_validate_incoming(sk, skb, th, 0), so a pure ACK outside the
+    // window counts TCPACKSkippedSeq and a SYN goes to syn_challenge (no InErrs:
+    // syn_inerr is 0 there).
+    let mut t = simultaneous_open(config());
+    three_out_of_window_segments_in_200_ms(&mut t);
+    let c = t.ep.counters();
+    assert_eq!((c.TCPACKSkippedSeq, c.TCPACKSkippedSynRecv), (1, 0));
+    assert_eq!((c.TCPSYNChallenge, c.TCPACKSkippedChallenge), (1, 1));
+    assert_eq!(c.InErrs, 0);
+    assert_eq!(t.state(), Some(State::SynReceived));
 }

@@ -51,17 +51,17 @@ impl Conn {
             // First: is the segment acceptable (RFC 9293 §3.10.7.4 table)?
             if !self.sequence_acceptable(seg, seg_len) {
                 // RFC 9293: "If an incoming segment is not acceptable, an acknowledgment
-                // should be sent in reply (unless the RST bit is set)". A SYN gets it as
-                // a challenge ACK whatever its sequence number (RFC 5961 §4.2), counted
-                // and rate-limited as such (Linux tcp_validate_incoming: syn_challenge).
-                // Other segments get a duplicate ACK, which Linux rate-limits for pure
-                // ACKs (tcp_oow_rate_limited, LINUX_MIB_TCPACKSKIPPEDSEQ).
-                if seg.flags.syn() && !seg.flags.rst() {
-                    self.challenge_ack(ctx);
-                } else if !seg.flags.rst()
-                    && !self.oow_reply_limited(ctx, seg, seg_len, |c| &mut c.TCPACKSkippedSeq)
-                {
-                    self.ack_now = true;
+                // should be sent in reply (unless the RST bit is set)". In a synchronized
+                // state a SYN gets it as a challenge ACK whatever its sequence number
+                // (RFC 5961 §4.2; Linux tcp_validate_incoming: `if (th->syn) goto
+                // syn_challenge;`). Other segments get a duplicate ACK, which Linux
+                // rate-limits for pure ACKs (tcp_oow_rate_limited, LINUX_MIB_TCPACKSKIPPEDSEQ).
+                if !seg.flags.rst() {
+                    if seg.flags.syn() && !self.is_request_sock() {
+                        self.syn_challenge(ctx);
+                    } else {
+                        self.oow_ack(ctx, seg, seg_len, |c| &mut c.TCPACKSkippedSeq);
+                    }
                 }
                 return None;
             }
@@ -74,8 +74,14 @@ impl Conn {
         }
         // Fourth: the SYN bit.
         if seg.flags.syn() && !simultaneous_syn_ack {
-            // RFC 5961 §4.2: a SYN in a synchronized state gets a challenge ACK.
-            self.challenge_ack(ctx);
+            // RFC 5961 §4.2: a SYN in a synchronized state gets a challenge ACK. A passive
+            // SYN-RECEIVED connection answers one too, though Linux's request sock does
+            // not get there: tcp_check_req resets it (embryonic_reset).
+            if self.is_request_sock() {
+                self.challenge_ack(ctx);
+            } else {
+                self.syn_challenge(ctx);
+            }
             return None;
         }
         // Fifth: the ACK field. Without ACK the segment is dropped.
@@ -114,6 +120,13 @@ impl Conn {
             && seg.seq == self.irs
     }
 
+    /// A passive open still in SYN-RECEIVED: Linux keeps it as a request sock and checks
+    /// its segments in `tcp_check_req` (net/ipv4/tcp_minisocks.c), not in
+    /// `tcp_validate_incoming` as it does for full sockets, such as a simultaneous open's.
+    fn is_request_sock(&self) -> bool {
+        self.state == State::SynReceived && !self.active_open
+    }
+
     /// Linux `tcp_validate_incoming`: in a simultaneous open, the peer's SYN-ACK
     /// arrives in SYN-RECEIVED and completes the handshake.
     fn is_simultaneous_open_syn_ack(&self, seg: &TcpRepr) -> bool {
@@ -127,8 +140,22 @@ impl Conn {
     }
 
     /// RFC 7323 §5.3: drop a segment whose TSval is older than TS.Recent (not RSTs), and
-    /// acknowledge it unless the out-of-window rate limit says not now (Linux
-    /// tcp_validate_incoming: LINUX_MIB_TCPACKSKIPPEDPAWS).
+    /// acknowledge it unless the out-of-window rate limit says not now. Linux
+    /// `tcp_validate_incoming`:
+    ///
+    /// ```c
+    /// if (!th->rst) {
+    ///         if (unlikely(th->syn))
+    ///                 goto syn_challenge;
+    ///         NET_INC_STATS(sock_net(sk), LINUX_MIB_PAWSESTABREJECTED);
+    ///         if (!tcp_oow_rate_limited(sock_net(sk), skb,
+    ///                                   LINUX_MIB_TCPACKSKIPPEDPAWS,
+    ///                                   &tp->last_oow_ack_time))
+    ///                 tcp_send_dupack(sk, skb);
+    /// ```
+    ///
+    /// A request sock (`tcp_check_req`) has no SYN challenge: a SYN failing PAWS is
+    /// answered like any other segment, PAWSEstab counted after the reply.
     fn paws_rejects(&mut self, ctx: &mut Ctx<'_>, seg: &TcpRepr, seg_len: usize) -> bool {
         if !self.ts_ok || seg.flags.rst() {
             return false;
@@ -140,9 +167,11 @@ impl Conn {
         let fresh =
             ctx.now.saturating_since(self.ts_recent_stamp).total_secs() < PAWS_IDLE_LIMIT_SECS;
         if older && fresh {
-            ctx.counters.PAWSEstab += 1;
-            if !self.oow_reply_limited(ctx, seg, seg_len, |c| &mut c.TCPACKSkippedPAWS) {
-                self.ack_now = true;
+            if seg.flags.syn() && !self.is_request_sock() {
+                self.syn_challenge(ctx);
+            } else {
+                ctx.counters.PAWSEstab += 1;
+                self.oow_ack(ctx, seg, seg_len, |c| &mut c.TCPACKSkippedPAWS);
             }
             return true;
         }
@@ -196,6 +225,29 @@ impl Conn {
         }
     }
 
+    /// RFC 5961 §4.2: a SYN in a synchronized state, whatever its sequence number or
+    /// timestamp, draws a challenge ACK. Linux `tcp_validate_incoming`:
+    ///
+    /// ```c
+    /// syn_challenge:
+    ///         if (syn_inerr)
+    ///                 TCP_INC_STATS(sock_net(sk), TCP_MIB_INERRS);
+    ///         NET_INC_STATS(sock_net(sk), LINUX_MIB_TCPSYNCHALLENGE);
+    ///         tcp_send_challenge_ack(sk);
+    /// ```
+    ///
+    /// `syn_inerr` is 1 from `tcp_rcv_established` (ESTABLISHED) and 0 from
+    /// `tcp_rcv_state_process` (every other state). TCPSYNChallenge counts the SYN even
+    /// when the challenge ACK is then rate-limited.
+    #[cold]
+    fn syn_challenge(&mut self, ctx: &mut Ctx<'_>) {
+        if self.state == State::Established {
+            ctx.counters.InErrs += 1;
+        }
+        ctx.counters.TCPSYNChallenge += 1;
+        self.challenge_ack(ctx);
+    }
+
     /// RFC 5961 §7: send a challenge ACK, unless this connection sent an out-of-window ACK
     /// less than `tcp_invalid_ratelimit` ago, then within the endpoint's per-second budget.
     ///
@@ -229,15 +281,43 @@ impl Conn {
         }
     }
 
-    /// Linux `tcp_oow_rate_limited` on a connection (see [`oow_limit_applies`]).
-    fn oow_reply_limited(
+    /// Acknowledge a segment that failed PAWS or the sequence test, unless the out-of-window
+    /// rate limit says not now (`skipped` counts it then): Linux `tcp_oow_rate_limited`
+    /// then `tcp_send_dupack` in `tcp_validate_incoming`. A request sock counts
+    /// TCPACKSkippedSynRecv instead, its own `last_oow_ack_time` played by the
+    /// connection's. Linux `tcp_check_req`:
+    ///
+    /// ```c
+    /// if (paws_reject || !tcp_in_window(TCP_SKB_CB(skb)->seq, TCP_SKB_CB(skb)->end_seq,
+    ///                                   tcp_rsk(req)->rcv_nxt,
+    ///                                   tcp_rsk(req)->rcv_nxt + req->rsk_rcv_wnd)) {
+    ///         /* Out of window: send ACK and drop. */
+    ///         if (!(flg & TCP_FLAG_RST) &&
+    ///             !tcp_oow_rate_limited(sock_net(sk), skb,
+    ///                                   LINUX_MIB_TCPACKSKIPPEDSYNRECV,
+    ///                                   &tcp_rsk(req)->last_oow_ack_time))
+    ///                 req->rsk_ops->send_ack(sk, skb, req);
+    ///         if (paws_reject)
+    ///                 __NET_INC_STATS(sock_net(sk), LINUX_MIB_PAWSESTABREJECTED);
+    ///         return NULL;
+    /// }
+    /// ```
+    fn oow_ack(
         &mut self,
         ctx: &mut Ctx<'_>,
         seg: &TcpRepr,
         seg_len: usize,
         skipped: fn(&mut Counters) -> &mut u64,
-    ) -> bool {
-        oow_limit_applies(seg, seg_len) && self.oow_rate_limited(ctx, skipped)
+    ) {
+        let skipped: fn(&mut Counters) -> &mut u64 = if self.is_request_sock() {
+            |c| &mut c.TCPACKSkippedSynRecv
+        } else {
+            skipped
+        };
+        // Linux `tcp_oow_rate_limited`: `oow_limit_applies`, then `__tcp_oow_rate_limited`.
+        if !(oow_limit_applies(seg, seg_len) && self.oow_rate_limited(ctx, skipped)) {
+            self.ack_now = true;
+        }
     }
 
     /// Linux `__tcp_oow_rate_limited`: true (and `skipped` counted) when the last
