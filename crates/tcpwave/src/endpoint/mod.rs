@@ -108,6 +108,10 @@ pub struct Endpoint {
     pub(crate) ip_ident: u16,
     /// Ephemeral ports taken per destination (a shortcut for `connect`'s port scan).
     pub(crate) port_use: connect::PortUse,
+    /// Where `transmit_next` has a connection build its segment: every path that produces
+    /// one writes all of it, so it is not cleared between packets (a ~100-byte zero fill
+    /// per packet otherwise).
+    out_segment: OutSegment,
 }
 
 impl Endpoint {
@@ -134,6 +138,7 @@ impl Endpoint {
             pool: BufferPool::default(),
             ip_ident: 0,
             port_use: connect::PortUse::default(),
+            out_segment: OutSegment::default(),
         }
     }
 
@@ -456,15 +461,15 @@ impl Endpoint {
             // built it (perf put a third of this function's time on those moves). Going
             // through `with_conn` with the slot, then looking the connection up again to
             // write it, still costs ~250 instructions a lifecycle: hence this second `Ctx`.
-            let mut seg = OutSegment::default();
-            let produced = conn.poll_output(&mut ctx, &mut seg);
+            let seg = &mut self.out_segment;
+            let produced = conn.poll_output(&mut ctx, seg);
             let written = if produced {
                 if !seg.retransmit {
                     // OutSegs counts every segment sent except retransmissions (RFC 1213).
                     self.counters.OutSegs += 1;
                 }
                 self.ip_ident = self.ip_ident.wrapping_add(1);
-                write_segment(conn, &seg, self.ip_ident, tcp_checksum, buf)
+                write_segment(conn, seg, self.ip_ident, tcp_checksum, buf)
             } else {
                 None
             };
