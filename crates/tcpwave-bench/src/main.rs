@@ -121,7 +121,7 @@ fn dispatch(
                     let warmup = 20_000;
                     pair.lifecycles(warmup);
                     measured_tcpwave(&mut pair, count);
-                    serde_json::json!({"engine": engine, "lifecycles": count, "warmup": warmup, "packets": pair.packets})
+                    serde_json::json!({"engine": engine, "lifecycles": count, "warmup": warmup, "packets": pair.packets, "events": pair.events})
                 }
                 "smoltcp" | "smoltcp-checksums" => {
                     let device = sm::Lo::for_engine(engine, 65_535).expect("a smoltcp engine");
