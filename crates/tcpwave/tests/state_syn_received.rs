@@ -334,3 +334,25 @@ fn a_simultaneous_open_answers_bad_segments_as_a_full_socket() {
     assert_eq!(c.InErrs, 0);
     assert_eq!(t.state(), Some(State::SynReceived));
 }
+
+#[test]
+fn the_established_connection_does_not_inherit_the_requests_out_of_window_limit() {
+    // Linux tcp_create_openreq_child makes a new full socket whose last_oow_ack_time is
+    // the listener's (0), not the request sock's: its first out-of-window ACK goes out
+    // even 100 ms after the request's, then its own 500 ms limit applies.
+    let mut t = syn_received(config());
+    let beyond = PEER_ISS + 200_000u32;
+    send!(t, ack(beyond, t.iss + 1u32));
+    recv!(t, ack(t.iss + 1u32, PEER_ISS + 1u32));
+    t.advance(Duration::from_millis(50));
+    send!(t, ack(PEER_ISS + 1u32, t.iss + 1u32));
+    assert_eq!(t.state(), Some(State::Established));
+    t.advance(Duration::from_millis(50));
+    send!(t, ack(beyond, t.iss + 1u32));
+    recv!(t, ack(t.iss + 1u32, PEER_ISS + 1u32));
+    t.advance(Duration::from_millis(100));
+    send!(t, ack(beyond, t.iss + 1u32));
+    recv_nothing!(t);
+    let c = t.ep.counters();
+    assert_eq!((c.TCPACKSkippedSynRecv, c.TCPACKSkippedSeq), (0, 1));
+}

@@ -121,6 +121,13 @@ impl Conn {
         let reason = if self.active_open {
             Reason::RcvSynAck
         } else {
+            // Linux makes the full socket here (`tcp_create_openreq_child`, from
+            // `tcp_check_req`): its `last_oow_ack_time` is not the request sock's. Linux
+            // 6.x no longer sets it there (up to 4.x: `newtp->last_oow_ack_time = 0;`);
+            // `inet_csk_clone_lock` copies the listener's, which is 0, as a listener
+            // never sends an out-of-window ACK. So the new connection's first one is not
+            // rate-limited by the ACKs its request sent.
+            self.last_oow_ack_time = None;
             Reason::RcvAck
         };
         self.enter_established(ctx, reason);
