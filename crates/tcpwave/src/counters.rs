@@ -9,7 +9,8 @@ pub struct Counters {
     pub ActiveOpens: u64,
     /// Tcp: PassiveOpens — a listener created a connection from a SYN.
     pub PassiveOpens: u64,
-    /// Tcp: AttemptFails — a connection in SYN_SENT/SYN_RECEIVED failed.
+    /// Tcp: AttemptFails — a connection in SYN_SENT/SYN_RECEIVED failed (for a passive
+    /// SYN-RECEIVED, a reset by an RST or SYN in its window: Linux `tcp_check_req`).
     pub AttemptFails: u64,
     /// Tcp: EstabResets — an ESTABLISHED or CLOSE_WAIT connection was reset.
     pub EstabResets: u64,
@@ -72,13 +73,17 @@ pub struct Counters {
     /// TcpExt: TCPReqQFullDrop — SYNs dropped because the SYN queue was full and there are
     /// no SYN cookies (Linux tcp_syn_flood_action).
     pub TCPReqQFullDrop: u64,
+    /// TcpExt: EmbryonicRsts — half-open connections (a passive open in SYN-RECEIVED) reset
+    /// by an RST or SYN in their window and dropped from the SYN queue (Linux
+    /// `tcp_check_req`, `embryonic_reset:`, LINUX_MIB_EMBRYONICRSTS).
+    pub EmbryonicRsts: u64,
     /// TcpExt: PAWSEstab — segments dropped by PAWS (RFC 7323 §5).
     pub PAWSEstab: u64,
 }
 
 impl Counters {
     /// (name, value) pairs for printing, in a stable order.
-    pub fn pairs(&self) -> [(&'static str, u64); 28] {
+    pub fn pairs(&self) -> [(&'static str, u64); 29] {
         [
             ("ActiveOpens", self.ActiveOpens),
             ("PassiveOpens", self.PassiveOpens),
@@ -107,6 +112,7 @@ impl Counters {
             ("ListenDrops", self.ListenDrops),
             ("ListenOverflows", self.ListenOverflows),
             ("TCPReqQFullDrop", self.TCPReqQFullDrop),
+            ("EmbryonicRsts", self.EmbryonicRsts),
             ("PAWSEstab", self.PAWSEstab),
         ]
     }

@@ -17,7 +17,8 @@ pub enum Reason {
     AppShutdown,
     /// The application aborted (SO_LINGER 0, or close with unread data).
     AppAbort,
-    /// A SYN arrived (passive open, or simultaneous open).
+    /// A SYN arrived (passive open, or simultaneous open); or one in the window of a
+    /// passive open still in SYN-RECEIVED reset it (Linux `tcp_check_req`).
     RcvSyn,
     /// A SYN-ACK arrived.
     RcvSynAck,

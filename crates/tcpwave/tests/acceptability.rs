@@ -58,6 +58,8 @@ enum Reply {
     ChallengeAck,
     /// `<SEQ=SEG.ACK><CTL=RST>`.
     RstAtSegAck,
+    /// `<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>`, the reset for a segment without ACK.
+    RstAckToSegEnd,
     /// A SYN-ACK: the tuple was reopened.
     SynAck,
 }
@@ -127,21 +129,30 @@ fn columns() -> Vec<Column> {
             snd_nxt: iss1,
             snd_una: iss,
             state: Some(State::SynReceived),
+            // A passive open: Linux checks its segments as a request sock, in
+            // tcp_check_req's order (the ACK number, then PAWS and the window, then RST
+            // and SYN), without RFC 5961.
             cells: [
+                // An RST anywhere in the window drops the half-open connection
+                // (embryonic_reset), silently.
                 (Nothing, Gone),
-                (ChallengeAck, Same),
+                (Nothing, Gone),
                 (Nothing, Same),
                 (Nothing, Same),
-                (ChallengeAck, Same),
-                // Linux tcp_check_req: a request sock answers a segment outside its
-                // window with a plain ACK (req->rsk_ops->send_ack), SYN or not.
+                // So does a SYN in the window, with the reset tcp_v4_send_reset forms.
+                (RstAckToSegEnd, Gone),
+                // A segment outside the window gets a plain ACK (req->rsk_ops->send_ack),
+                // SYN or not.
                 (Ack, Same),
                 // RFC 9293 §3.10.7.4 fifth, SYN-RECEIVED: an unacceptable ACK draws
-                // <SEQ=SEG.ACK><CTL=RST>.
+                // <SEQ=SEG.ACK><CTL=RST> (the listener sends it: "Invalid ACK: reset will
+                // be sent by listening socket")...
                 (RstAtSegAck, Same),
                 (RstAtSegAck, Same),
-                (Ack, Same),
-                (Ack, Same),
+                // ... checked before the window: the data segments below carry ACK = U =
+                // ISS, not ISS+1.
+                (RstAtSegAck, Same),
+                (RstAtSegAck, Same),
             ],
         },
         Column {
@@ -273,6 +284,7 @@ fn run_cell(column: &Column, cell: Cell, reply: Reply, after: After) -> Result<(
     );
     let seg = segment(cell, r, s, u);
     let seg_ack = seg.ack;
+    let seg_end = seg.seq + seg.seq_len();
     let is_syn = seg.flags.syn();
     let before = *t.ep.counters();
     t.send(seg);
@@ -285,6 +297,9 @@ fn run_cell(column: &Column, cell: Cell, reply: Reply, after: After) -> Result<(
             g.flags == TcpFlags::ACK && g.seq == s && g.ack == r && g.payload.is_empty()
         }
         (RstAtSegAck, Some(g)) => g.flags == TcpFlags::RST && g.seq == seg_ack,
+        (RstAckToSegEnd, Some(g)) => {
+            g.flags == TcpFlags::RST | TcpFlags::ACK && g.seq == SeqNumber(0) && g.ack == seg_end
+        }
         (SynAck, Some(g)) => g.flags == TcpFlags::SYN | TcpFlags::ACK && g.seq == s + 65_537u32,
         _ => false,
     };
@@ -306,6 +321,17 @@ fn run_cell(column: &Column, cell: Cell, reply: Reply, after: After) -> Result<(
     let in_errs = after_counters.InErrs - before.InErrs;
     if in_errs != u64::from(syn_challenged && column.state == Some(State::Established)) {
         return Err(format!("{in_errs} InErrs counted"));
+    }
+    // Linux tcp_check_req: a request sock reset by an RST or SYN counts AttemptFails,
+    // then EmbryonicRsts as it leaves the SYN queue.
+    let embryonic_reset = column.name == "SYN_RECEIVED" && after == Gone;
+    let embryonic_rsts = after_counters.EmbryonicRsts - before.EmbryonicRsts;
+    if embryonic_rsts != u64::from(embryonic_reset) {
+        return Err(format!("{embryonic_rsts} EmbryonicRsts counted"));
+    }
+    let attempt_fails = after_counters.AttemptFails - before.AttemptFails;
+    if attempt_fails != u64::from(embryonic_reset) {
+        return Err(format!("{attempt_fails} AttemptFails counted"));
     }
     if let Some((_, _, extra)) = t.poll() {
         return Err(format!("a second segment {extra:?}"));

@@ -6,10 +6,6 @@
 mod support;
 use support::*;
 
-fn peer_at(port: u16) -> SocketAddrV4 {
-    SocketAddrV4::new(PEER_ADDR, port)
-}
-
 // =======================================================================================
 // LISTEN: the SYN-ACK and what it negotiates
 // =======================================================================================

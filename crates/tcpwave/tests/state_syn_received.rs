@@ -116,13 +116,173 @@ fn retransmitted_syn_is_answered_with_the_same_syn_ack() {
 }
 
 #[test]
-fn syn_with_another_sequence_number_draws_a_challenge_ack() {
-    // RFC 5961 §4.2 (RFC 9293 §3.10.7.4 fourth): any other SYN gets an ACK.
+fn retransmitted_syns_get_one_syn_ack_per_500_ms_which_restarts_the_timer() {
+    // Linux tcp_check_req, "Check for pure retransmitted SYN": the SYN-ACK goes again
+    // only if !tcp_oow_rate_limited(..., LINUX_MIB_TCPACKSKIPPEDSYNRECV,
+    // &tcp_rsk(req)->last_oow_ack_time); tcp_rtx_synack counts it in RetransSegs; then
+    // mod_timer_pending(&req->rsk_timer, jiffies + reqsk_timeout(req, TCP_RTO_MAX)).
+    let mut t = syn_received(config());
+    let peer_syn = || syn(PEER_ISS).win(PEER_WINDOW).opts(mss_only(1460));
+    t.advance(Duration::from_millis(300));
+    send!(t, peer_syn());
+    recv!(t, synack(&t));
+    t.advance(Duration::from_millis(200));
+    send!(t, peer_syn());
+    recv_nothing!(t);
+    let c = t.ep.counters();
+    assert_eq!((c.TCPACKSkippedSynRecv, c.RetransSegs), (1, 1));
+    // The SYN-ACK timer, due at 1 s, now runs a whole RTO from the resend at 300 ms.
+    t.quiet_until(START + Duration::from_millis(1300));
+    recv!(t, synack(&t));
+    recv_nothing!(t);
+    assert_eq!(t.ep.counters().RetransSegs, 2);
+    // Not a timeout: no backoff, the next one comes 2 s later, not 4 s.
+    t.quiet_until(START + Duration::from_millis(3300));
+    recv!(t, synack(&t));
+    assert_eq!(t.state(), Some(State::SynReceived));
+}
+
+#[test]
+fn a_retransmitted_syn_failing_paws_is_an_out_of_window_segment() {
+    // tcp_check_req: the retransmitted-SYN case needs `!paws_reject`; otherwise the SYN
+    // goes on to the PAWS / window check: a plain ACK, PAWSEstab.
+    let mut t = syn_received(config_linux());
+    let options = TcpOptions {
+        timestamps: Some((t.peer_tsval - 5, 0)),
+        ..mss_only(1460)
+    };
+    send!(t, syn(PEER_ISS).opts(options));
+    recv!(t, ack(t.iss + 1u32, PEER_ISS + 1u32));
+    let c = t.ep.counters();
+    assert_eq!((c.PAWSEstab, c.RetransSegs), (1, 0));
+    assert_eq!(t.state(), Some(State::SynReceived));
+}
+
+// =======================================================================================
+// SYN-RECEIVED: the ACK number is checked first (Linux tcp_check_req)
+// =======================================================================================
+
+#[test]
+fn a_bad_ack_outside_the_window_draws_a_rst_not_an_ack() {
+    // tcp_check_req checks `ack_seq != snt_isn + 1` ("Invalid ACK: reset will be sent by
+    // listening socket") before PAWS and the window.
+    let mut t = syn_received(config());
+    send!(t, ack(PEER_ISS + 200_000u32, t.iss + 2u32));
+    recv!(t, rst(t.iss + 2u32).win(0));
+    send!(t, data(PEER_ISS - 20u32, t.iss, b"old"));
+    recv!(t, rst(t.iss).win(0));
+    recv_nothing!(t);
+    let c = t.ep.counters();
+    assert_eq!((c.OutRsts, c.TCPACKSkippedSynRecv), (2, 0));
+    assert_eq!(t.state(), Some(State::SynReceived));
+    // An RST with a bad ACK goes to the listener too, which never answers an RST.
+    send!(t, rst_ack(PEER_ISS + 1u32, t.iss + 2u32));
+    recv_nothing!(t);
+    assert_eq!(t.state(), Some(State::SynReceived));
+}
+
+#[test]
+fn a_bad_ack_failing_paws_draws_a_rst_too() {
+    let mut t = syn_received(config_linux());
+    let old = ack(PEER_ISS + 1u32, t.iss + 2u32)
+        .ts(t.peer_tsval - 5, t.our_tsval)
+        .raw();
+    send!(t, old);
+    recv!(t, rst(t.iss + 2u32).win(0));
+    assert_eq!(t.ep.counters().PAWSEstab, 0);
+    assert_eq!(t.state(), Some(State::SynReceived));
+}
+
+// =======================================================================================
+// SYN-RECEIVED: an RST or SYN in the window resets the half-open connection
+// =======================================================================================
+
+/// The half-open connection was reset for `reason` and is gone: AttemptFails and
+/// EmbryonicRsts counted, no challenge ACK, no error event (nobody holds it), the
+/// listener's SYN queue is empty (the invariants check its count), and the peer's
+/// handshake ACK now draws the listener's RST.
+#[track_caller]
+fn assert_half_open_connection_reset(t: &mut T, reason: Reason) {
+    let c = t.ep.counters();
+    assert_eq!((c.AttemptFails, c.EmbryonicRsts), (1, 1));
+    assert_eq!((c.TCPChallengeACK, c.TCPSYNChallenge), (0, 0));
+    let events = t.events();
+    assert_eq!(
+        T::state_changes(&events).last(),
+        Some(&(State::SynReceived, State::Closed, reason))
+    );
+    assert!(events.iter().all(|e| !matches!(e, Event::Error { .. })));
+    assert_eq!(t.ep.connection_count(), 0);
+    assert_eq!(t.state(), None);
+    t.check();
+    assert_eq!(t.ep.poll_timeout(), None, "no SYN-ACK retransmission left");
+    assert_eq!(
+        t.ep.accept(t.now, t.listener.unwrap()),
+        Err(Error::WouldBlock)
+    );
+    send!(t, ack(PEER_ISS + 1u32, t.iss + 1u32));
+    recv!(t, rst(t.iss + 1u32).win(0));
+}
+
+#[test]
+fn syn_in_the_window_resets_the_half_open_connection() {
+    // Linux tcp_check_req: `if (flg & (TCP_FLAG_RST|TCP_FLAG_SYN)) {
+    // TCP_INC_STATS(.., TCP_MIB_ATTEMPTFAILS); goto embryonic_reset; }`, which sends
+    // tcp_v4_send_reset's answer to a segment without ACK, <SEQ=0><ACK=SEG.SEQ+SEG.LEN>
+    // <CTL=RST,ACK>, drops the request and counts EmbryonicRsts. No challenge ACK.
     let mut t = syn_received(config());
     send!(t, syn(PEER_ISS + 100u32).opts(mss_only(1460)));
-    recv!(t, ack(t.iss + 1u32, PEER_ISS + 1u32));
-    assert_eq!(t.state(), Some(State::SynReceived));
-    assert_eq!(t.ep.counters().TCPChallengeACK, 1);
+    recv!(t, rst_ack(SeqNumber(0), PEER_ISS + 101u32).win(0));
+    recv_nothing!(t);
+    assert_eq!(t.ep.counters().OutRsts, 1);
+    assert_half_open_connection_reset(&mut t, Reason::RcvSyn);
+}
+
+#[test]
+fn syn_ack_in_the_window_resets_with_seq_seg_ack() {
+    // tcp_v4_send_reset for a segment with ACK (the right one, ISS+1): <SEQ=SEG.ACK><CTL=RST>.
+    let mut t = syn_received(config());
+    send!(
+        t,
+        syn_ack(PEER_ISS + 100u32, t.iss + 1u32).opts(mss_only(1460))
+    );
+    recv!(t, rst(t.iss + 1u32).win(0));
+    assert_half_open_connection_reset(&mut t, Reason::RcvSyn);
+}
+
+#[test]
+fn rst_anywhere_in_the_window_drops_the_half_open_connection_silently() {
+    // tcp_check_req has no RFC 5961 exact-sequence rule: an RST that passes
+    // tcp_in_window goes to embryonic_reset (no reply to an RST).
+    let mut t = syn_received(config());
+    send!(t, rst(PEER_ISS + 10u32));
+    recv_nothing!(t);
+    assert_eq!(t.ep.counters().OutRsts, 0);
+    assert_half_open_connection_reset(&mut t, Reason::RcvRst);
+}
+
+#[test]
+fn a_reset_half_open_connection_frees_its_place_in_the_syn_queue() {
+    // Backlog 0: the SYN queue holds one half-open connection (`qlen > backlog` is
+    // full). Once the RST drops it (inet_csk_reqsk_queue_drop), a new SYN gets in.
+    let mut t = T::new(config());
+    let l = t.ep.listen(t.now, t.ours, 0).unwrap();
+    t.listener = Some(l);
+    t.send_from(peer_at(50_001), t.ours, syn(PEER_ISS).opts(mss_only(1460)));
+    assert!(t
+        .poll()
+        .is_some_and(|(_, _, g)| g.flags == TcpFlags::SYN | TcpFlags::ACK));
+    t.send_from(peer_at(50_002), t.ours, syn(PEER_ISS).opts(mss_only(1460)));
+    recv_nothing!(t);
+    assert_eq!(t.ep.counters().TCPReqQFullDrop, 1);
+    t.send_from(peer_at(50_001), t.ours, rst(PEER_ISS + 50u32));
+    recv_nothing!(t);
+    assert_eq!(t.ep.counters().EmbryonicRsts, 1);
+    t.send_from(peer_at(50_002), t.ours, syn(PEER_ISS).opts(mss_only(1460)));
+    assert!(t
+        .poll()
+        .is_some_and(|(_, _, g)| g.flags == TcpFlags::SYN | TcpFlags::ACK));
+    assert_eq!(t.ep.connection_count(), 1);
 }
 
 #[test]
@@ -143,16 +303,6 @@ fn rst_at_rcv_nxt_drops_the_half_open_connection_silently() {
         t.poll().expect("SYN-ACK").2.flags,
         TcpFlags::SYN | TcpFlags::ACK
     );
-}
-
-#[test]
-fn rst_elsewhere_in_the_window_draws_a_challenge_ack() {
-    // RFC 5961 §3.2: "In all states except SYN-SENT, all reset (RST) packets are
-    // validated by checking their SEQ-fields".
-    let mut t = syn_received(config());
-    send!(t, rst(PEER_ISS + 10u32));
-    recv!(t, ack(t.iss + 1u32, PEER_ISS + 1u32));
-    assert_eq!(t.state(), Some(State::SynReceived));
 }
 
 #[test]
@@ -355,4 +505,20 @@ fn the_established_connection_does_not_inherit_the_requests_out_of_window_limit(
     recv_nothing!(t);
     let c = t.ep.counters();
     assert_eq!((c.TCPACKSkippedSynRecv, c.TCPACKSkippedSeq), (0, 1));
+}
+
+#[test]
+fn a_simultaneous_open_keeps_rfc_5961_for_rst_and_syn_in_the_window() {
+    // A full socket in SYN_RECV (tcp_rcv_state_process → tcp_validate_incoming): an RST
+    // not at RCV.NXT and a SYN draw challenge ACKs; nothing is reset.
+    let mut t = simultaneous_open(config());
+    send!(t, rst(PEER_ISS + 10u32));
+    recv!(t, ack(t.iss + 1u32, PEER_ISS + 1u32));
+    t.advance(Duration::from_millis(600));
+    send!(t, syn(PEER_ISS + 100u32).opts(mss_only(1460)));
+    recv!(t, ack(t.iss + 1u32, PEER_ISS + 1u32));
+    let c = t.ep.counters();
+    assert_eq!((c.TCPChallengeACK, c.TCPSYNChallenge), (2, 1));
+    assert_eq!((c.EmbryonicRsts, c.AttemptFails), (0, 0));
+    assert_eq!(t.state(), Some(State::SynReceived));
 }

@@ -10,7 +10,7 @@
 //! Since Linux 6.0 this per-connection limit is the only one by default
 //! (`tcp_challenge_ack_limit` = INT_MAX).
 
-use super::{Conn, Ctx, ResetReply};
+use super::{Conn, Ctx, ResetReply, TimerKind};
 use crate::counters::Counters;
 use crate::error::Error;
 use crate::event::Reason;
@@ -34,16 +34,12 @@ impl Conn {
             State::Closed | State::Listen | State::TimeWait => return None,
             _ => {}
         }
-        if self.is_retransmitted_syn(seg) {
-            // Linux `tcp_check_req`: our SYN-ACK was lost and the peer sent its SYN again;
-            // it lies before RCV.NXT, so the acceptability test would only ACK it. Answer
-            // with the SYN-ACK again (RFC 1122 fixed RFC 793's figures 6 and 8 this way).
-            self.rtx_next = Some(self.iss);
-            ctx.counters.RetransSegs += 1;
-            return None;
-        }
         let simultaneous_syn_ack = self.is_simultaneous_open_syn_ack(seg);
-        if !simultaneous_syn_ack {
+        if self.is_request_sock() {
+            if let Err(reply) = self.check_request_sock(ctx, seg, payload.len()) {
+                return reply;
+            }
+        } else if !simultaneous_syn_ack {
             let seg_len = seg.seq_len(payload.len());
             if self.paws_rejects(ctx, seg, seg_len) {
                 return None;
@@ -57,7 +53,7 @@ impl Conn {
                 // syn_challenge;`). Other segments get a duplicate ACK, which Linux
                 // rate-limits for pure ACKs (tcp_oow_rate_limited, LINUX_MIB_TCPACKSKIPPEDSEQ).
                 if !seg.flags.rst() {
-                    if seg.flags.syn() && !self.is_request_sock() {
+                    if seg.flags.syn() {
                         self.syn_challenge(ctx);
                     } else {
                         self.oow_ack(ctx, seg, seg_len, |c| &mut c.TCPACKSkippedSeq);
@@ -74,9 +70,11 @@ impl Conn {
         }
         // Fourth: the SYN bit.
         if seg.flags.syn() && !simultaneous_syn_ack {
-            // RFC 5961 §4.2: a SYN in a synchronized state gets a challenge ACK. A passive
-            // SYN-RECEIVED connection answers one too, though Linux's request sock does
-            // not get there: tcp_check_req resets it (embryonic_reset).
+            // RFC 5961 §4.2: a SYN in a synchronized state gets a challenge ACK. A request
+            // sock only gets here with a SYN at IRS that carries data reaching into the
+            // window (and the right ACK): Linux truncates that SYN and hands the segment
+            // to the new full socket, whose tcp_validate_incoming sends it to
+            // `syn_challenge:`; tcpwave answers the challenge ACK and stays half-open.
             if self.is_request_sock() {
                 self.challenge_ack(ctx);
             } else {
@@ -110,21 +108,135 @@ impl Conn {
         self.process_text_and_fin(ctx, seg, payload)
     }
 
-    /// A passive SYN-RECEIVED connection sees the peer's SYN again (same ISN, no ACK).
-    fn is_retransmitted_syn(&self, seg: &TcpRepr) -> bool {
-        self.state == State::SynReceived
-            && !self.active_open
-            && seg.flags.syn()
-            && !seg.flags.ack()
-            && !seg.flags.rst()
-            && seg.seq == self.irs
-    }
-
     /// A passive open still in SYN-RECEIVED: Linux keeps it as a request sock and checks
     /// its segments in `tcp_check_req` (net/ipv4/tcp_minisocks.c), not in
     /// `tcp_validate_incoming` as it does for full sockets, such as a simultaneous open's.
     fn is_request_sock(&self) -> bool {
         self.state == State::SynReceived && !self.active_open
+    }
+
+    /// Linux `tcp_check_req` (net/ipv4/tcp_minisocks.c), the checks a request sock makes
+    /// before it creates the full socket, in its order (Linux 6.6):
+    ///
+    /// 1. "Check for pure retransmitted SYN": `seq == rcv_isn && flg == TCP_FLAG_SYN &&
+    ///    !paws_reject` (of RST, SYN and ACK only SYN set): the SYN-ACK again, see
+    ///    [`Conn::answer_retransmitted_syn`].
+    /// 2. "Invalid ACK: reset will be sent by listening socket": `(flg & TCP_FLAG_ACK) &&
+    ///    ack_seq != snt_isn + 1` returns the listener, which answers
+    ///    `<SEQ=SEG.ACK><CTL=RST>` (`tcp_rcv_state_process`, TCP_LISTEN: `if (th->ack)
+    ///    return 1;` then `tcp_v4_send_reset`, which never answers an RST). Before the
+    ///    window: a bad ACK outside the window draws a reset, not an ACK.
+    /// 3. "RFC793: first check sequence number": `if (paws_reject || !tcp_in_window(..))`
+    ///    a plain ACK (not for an RST) unless `tcp_oow_rate_limited(..,
+    ///    LINUX_MIB_TCPACKSKIPPEDSYNRECV, &tcp_rsk(req)->last_oow_ack_time)`, then
+    ///    PAWSESTABREJECTED for a PAWS failure. No challenge ACK, even for a SYN.
+    /// 4. "second check the RST bit" and "fourth, check the SYN bit": a SYN at IRS is
+    ///    truncated (`flg &= ~TCP_FLAG_SYN`); any other RST or SYN in the window resets
+    ///    the request, see [`Conn::embryonic_reset`]. No RFC 5961 exact-sequence rule.
+    ///
+    /// `Err` carries what `on_segment` returns; `Ok` lets the segment go on to the ACK
+    /// (whose number is then right if it is there), the text and the FIN.
+    fn check_request_sock(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        seg: &TcpRepr,
+        payload_len: usize,
+    ) -> Result<(), Option<ResetReply>> {
+        let seg_len = seg.seq_len(payload_len);
+        let paws_reject = self.paws_fails(ctx, seg);
+        let pure_syn = seg.flags.syn() && !seg.flags.ack() && !seg.flags.rst();
+        if pure_syn && seg.seq == self.irs && !paws_reject {
+            self.answer_retransmitted_syn(ctx);
+            return Err(None);
+        }
+        if seg.flags.ack() && seg.ack != self.iss + 1u32 {
+            return Err(ResetReply::answering(seg, payload_len));
+        }
+        if paws_reject || !self.sequence_acceptable(seg, seg_len) {
+            if !seg.flags.rst() {
+                self.oow_ack(ctx, seg, seg_len, |c| &mut c.TCPACKSkippedSynRecv);
+            }
+            if paws_reject {
+                ctx.counters.PAWSEstab += 1;
+            }
+            return Err(None);
+        }
+        if seg.flags.rst() || (seg.flags.syn() && seg.seq != self.irs) {
+            return Err(self.embryonic_reset(ctx, seg, payload_len));
+        }
+        Ok(())
+    }
+
+    /// The peer sent its SYN again (our SYN-ACK was lost): it lies before RCV.NXT, so the
+    /// acceptability test would only ACK it; the SYN-ACK goes again instead (RFC 1122
+    /// fixed RFC 793's figures 6 and 8 this way). Linux `tcp_check_req`:
+    ///
+    /// ```c
+    /// if (!tcp_oow_rate_limited(sock_net(sk), skb,
+    ///                           LINUX_MIB_TCPACKSKIPPEDSYNRECV,
+    ///                           &tcp_rsk(req)->last_oow_ack_time) &&
+    ///
+    ///     !inet_rtx_syn_ack(sk, req)) {
+    ///         unsigned long expires = jiffies;
+    ///
+    ///         expires += reqsk_timeout(req, TCP_RTO_MAX);
+    ///         if (!fastopen)
+    ///                 mod_timer_pending(&req->rsk_timer, expires);
+    /// ```
+    ///
+    /// At most one such SYN-ACK per `tcp_invalid_ratelimit`, sharing the request's limit
+    /// with its out-of-window ACKs (a SYN is always subject to `tcp_oow_rate_limited`).
+    /// `tcp_rtx_synack` counts it in RetransSegs (and TCPSynRetrans); `inet_rtx_syn_ack`
+    /// counts it in `num_retrans`, so the handshake's ACK gives no RTT sample
+    /// (`tcp_synack_rtt_meas`), but not in `num_timeout`: no backoff, and the retry limit
+    /// is not used up. The SYN-ACK timer restarts a whole current timeout from now.
+    #[cold]
+    fn answer_retransmitted_syn(&mut self, ctx: &mut Ctx<'_>) {
+        if self.oow_rate_limited(ctx, |c| &mut c.TCPACKSkippedSynRecv) {
+            return;
+        }
+        self.rtx_next = Some(self.iss);
+        ctx.counters.RetransSegs += 1;
+        self.set_timer(TimerKind::Retransmit, ctx.now + self.rtt.current(ctx.cfg));
+    }
+
+    /// An RST or SYN in a request sock's window: the half-open connection is dropped from
+    /// the SYN queue and freed, with a reset for the SYN. Linux `tcp_check_req`:
+    ///
+    /// ```c
+    /// if (flg & (TCP_FLAG_RST|TCP_FLAG_SYN)) {
+    ///         TCP_INC_STATS(sock_net(sk), TCP_MIB_ATTEMPTFAILS);
+    ///         goto embryonic_reset;
+    /// }
+    /// ...
+    /// embryonic_reset:
+    ///         if (!(flg & TCP_FLAG_RST)) {
+    ///                 req->rsk_ops->send_reset(sk, skb);
+    ///         } ...
+    ///         if (!fastopen) {
+    ///                 bool unlinked = inet_csk_reqsk_queue_drop(sk, req);
+    ///
+    ///                 if (unlinked)
+    ///                         __NET_INC_STATS(sock_net(sk), LINUX_MIB_EMBRYONICRSTS);
+    /// ```
+    ///
+    /// `send_reset` is `tcp_v4_send_reset` ([`ResetReply::answering`]); AttemptFails is
+    /// counted by `fail`, as for every connection that fails in SYN-RECEIVED.
+    #[cold]
+    fn embryonic_reset(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        seg: &TcpRepr,
+        payload_len: usize,
+    ) -> Option<ResetReply> {
+        let reason = if seg.flags.rst() {
+            Reason::RcvRst
+        } else {
+            Reason::RcvSyn
+        };
+        self.fail(ctx, Error::ConnectionRefused, reason);
+        ctx.counters.EmbryonicRsts += 1;
+        ResetReply::answering(seg, payload_len)
     }
 
     /// Linux `tcp_validate_incoming`: in a simultaneous open, the peer's SYN-ACK
@@ -153,10 +265,22 @@ impl Conn {
     ///                                   &tp->last_oow_ack_time))
     ///                 tcp_send_dupack(sk, skb);
     /// ```
-    ///
-    /// A request sock (`tcp_check_req`) has no SYN challenge: a SYN failing PAWS is
-    /// answered like any other segment, PAWSEstab counted after the reply.
     fn paws_rejects(&mut self, ctx: &mut Ctx<'_>, seg: &TcpRepr, seg_len: usize) -> bool {
+        if !self.paws_fails(ctx, seg) {
+            return false;
+        }
+        if seg.flags.syn() {
+            self.syn_challenge(ctx);
+        } else {
+            ctx.counters.PAWSEstab += 1;
+            self.oow_ack(ctx, seg, seg_len, |c| &mut c.TCPACKSkippedPAWS);
+        }
+        true
+    }
+
+    /// RFC 7323 §5.3: the segment's TSval is older than TS.Recent, which is less than 24
+    /// days old (RFC 7323 §5.5). RSTs are exempt.
+    fn paws_fails(&self, ctx: &Ctx<'_>, seg: &TcpRepr) -> bool {
         if !self.ts_ok || seg.flags.rst() {
             return false;
         }
@@ -166,16 +290,7 @@ impl Conn {
         let older = (tsval.wrapping_sub(self.ts_recent) as i32) < 0;
         let fresh =
             ctx.now.saturating_since(self.ts_recent_stamp).total_secs() < PAWS_IDLE_LIMIT_SECS;
-        if older && fresh {
-            if seg.flags.syn() && !self.is_request_sock() {
-                self.syn_challenge(ctx);
-            } else {
-                ctx.counters.PAWSEstab += 1;
-                self.oow_ack(ctx, seg, seg_len, |c| &mut c.TCPACKSkippedPAWS);
-            }
-            return true;
-        }
-        false
+        older && fresh
     }
 
     /// The receive window in force for acceptability: what we last advertised.
@@ -214,11 +329,8 @@ impl Conn {
             self.challenge_ack(ctx);
             return;
         }
+        // A passive SYN-RECEIVED never gets here: `check_request_sock` resets it first.
         match self.state {
-            State::SynReceived if !self.active_open => {
-                // Passive open: back to LISTEN, i.e. this half-open connection goes away.
-                self.fail(ctx, Error::ConnectionRefused, Reason::RcvRst);
-            }
             State::SynReceived => self.fail(ctx, Error::ConnectionRefused, Reason::RcvRst),
             State::CloseWait => self.fail(ctx, Error::BrokenPipe, Reason::RcvRst),
             _ => self.fail(ctx, Error::ConnectionReset, Reason::RcvRst),
@@ -283,25 +395,9 @@ impl Conn {
 
     /// Acknowledge a segment that failed PAWS or the sequence test, unless the out-of-window
     /// rate limit says not now (`skipped` counts it then): Linux `tcp_oow_rate_limited`
-    /// then `tcp_send_dupack` in `tcp_validate_incoming`. A request sock counts
-    /// TCPACKSkippedSynRecv instead, its own `last_oow_ack_time` played by the
-    /// connection's. Linux `tcp_check_req`:
-    ///
-    /// ```c
-    /// if (paws_reject || !tcp_in_window(TCP_SKB_CB(skb)->seq, TCP_SKB_CB(skb)->end_seq,
-    ///                                   tcp_rsk(req)->rcv_nxt,
-    ///                                   tcp_rsk(req)->rcv_nxt + req->rsk_rcv_wnd)) {
-    ///         /* Out of window: send ACK and drop. */
-    ///         if (!(flg & TCP_FLAG_RST) &&
-    ///             !tcp_oow_rate_limited(sock_net(sk), skb,
-    ///                                   LINUX_MIB_TCPACKSKIPPEDSYNRECV,
-    ///                                   &tcp_rsk(req)->last_oow_ack_time))
-    ///                 req->rsk_ops->send_ack(sk, skb, req);
-    ///         if (paws_reject)
-    ///                 __NET_INC_STATS(sock_net(sk), LINUX_MIB_PAWSESTABREJECTED);
-    ///         return NULL;
-    /// }
-    /// ```
+    /// then `tcp_send_dupack` in `tcp_validate_incoming`, or `req->rsk_ops->send_ack` in
+    /// `tcp_check_req` (a request sock's own `last_oow_ack_time` played by the
+    /// connection's, `skipped` TCPACKSkippedSynRecv).
     fn oow_ack(
         &mut self,
         ctx: &mut Ctx<'_>,
@@ -309,11 +405,6 @@ impl Conn {
         seg_len: usize,
         skipped: fn(&mut Counters) -> &mut u64,
     ) {
-        let skipped: fn(&mut Counters) -> &mut u64 = if self.is_request_sock() {
-            |c| &mut c.TCPACKSkippedSynRecv
-        } else {
-            skipped
-        };
         // Linux `tcp_oow_rate_limited`: `oow_limit_applies`, then `__tcp_oow_rate_limited`.
         if !(oow_limit_applies(seg, seg_len) && self.oow_rate_limited(ctx, skipped)) {
             self.ack_now = true;

@@ -40,6 +40,7 @@ use crate::seq::SeqNumber;
 use crate::state::State;
 use crate::time::{Duration, Instant};
 use crate::tuple::FourTuple;
+use crate::wire::TcpRepr;
 use buffers::{RecvBuffer, SendBuffer};
 use congestion::NewReno;
 use rto::RttEstimator;
@@ -115,6 +116,28 @@ impl ChallengeBudget {
 pub(crate) struct ResetReply {
     pub seq: SeqNumber,
     pub ack: Option<SeqNumber>,
+}
+
+impl ResetReply {
+    /// The reset that answers `seg` from outside any connection (RFC 9293 §3.10.7.1), as
+    /// Linux `tcp_v4_send_reset` forms it: none for an RST; `<SEQ=SEG.ACK><CTL=RST>` if
+    /// the segment carries an ACK, else `<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>`.
+    pub(crate) fn answering(seg: &TcpRepr, payload_len: usize) -> Option<ResetReply> {
+        if seg.flags.rst() {
+            return None;
+        }
+        Some(if seg.flags.ack() {
+            ResetReply {
+                seq: seg.ack,
+                ack: None,
+            }
+        } else {
+            ResetReply {
+                seq: SeqNumber(0),
+                ack: Some(seg.seq + seg.seq_len(payload_len)),
+            }
+        })
+    }
 }
 
 /// The transmission control block.

@@ -36,7 +36,7 @@ use rustc_hash::FxHashMap;
 
 use crate::config::Config;
 use crate::conn::buffers::BufferPool;
-use crate::conn::{ChallengeBudget, Conn, Ctx, OutSegment};
+use crate::conn::{ChallengeBudget, Conn, Ctx, OutSegment, ResetReply};
 use crate::counters::Counters;
 use crate::event::Event;
 use crate::state::State;
@@ -327,14 +327,8 @@ impl Endpoint {
     /// RFC 9293 §3.10.7.1: a segment for a tuple nobody owns (CLOSED).
     #[cold]
     fn closed_port_reply(&mut self, tuple: FourTuple, seg: &TcpRepr, payload_len: usize) {
-        if seg.flags.rst() {
-            return;
-        }
-        if seg.flags.ack() {
-            self.queue_reset(tuple, seg.ack, None);
-        } else {
-            let seg_len = seg.seq_len(payload_len);
-            self.queue_reset(tuple, crate::seq::SeqNumber(0), Some(seg.seq + seg_len));
+        if let Some(reply) = ResetReply::answering(seg, payload_len) {
+            self.queue_reset(tuple, reply.seq, reply.ack);
         }
     }
 

@@ -206,6 +206,11 @@ pub fn rst_ack(seq: SeqNumber, ack: SeqNumber) -> Seg {
     Seg::new(TcpFlags::RST | TcpFlags::ACK, seq, ack)
 }
 
+/// The peer's address with another port: a second peer.
+pub fn peer_at(port: u16) -> SocketAddrV4 {
+    SocketAddrV4::new(PEER_ADDR, port)
+}
+
 /// Options of a SYN: MSS only.
 pub fn mss_only(mss: u16) -> TcpOptions {
     TcpOptions {
