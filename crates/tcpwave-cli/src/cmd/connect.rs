@@ -11,6 +11,7 @@ use std::time::Duration;
 use anyhow::Context;
 use tcpwave_tun::{http, signals, trace, TcpStream};
 
+use super::output;
 use super::serve::CommonArgs;
 
 /// Longest response body printed in full; larger ones are summarised.
@@ -60,8 +61,10 @@ pub fn run(args: ConnectArgs) -> anyhow::Result<u8> {
     if let Some(path) = &args.what.http {
         let response = http::get(&stream, &args.target.ip().to_string(), path)
             .with_context(|| format!("GET {path}"))?;
-        println!("{}\n", response.head);
-        print_body(&response.body);
+        output::to_stdout(|out| {
+            writeln!(out, "{}\n", response.head)?;
+            write_body(out, &response.body)
+        })?;
     } else if let Some(text) = &args.what.send {
         (&stream).write_all(text.as_bytes())?;
         stream.shutdown(Shutdown::Write)?;
@@ -69,19 +72,20 @@ pub fn run(args: ConnectArgs) -> anyhow::Result<u8> {
         (&stream)
             .read_to_end(&mut reply)
             .context("reading the reply")?;
-        print_body(&reply);
+        output::to_stdout(|out| write_body(out, &reply))?;
     }
     drop(stream);
     // Let the close handshake run so its state changes are printed.
     std::thread::sleep(Duration::from_millis(300));
-    print!("{}", tcpwave_tun::netstat::render(&stack));
+    let netstat = tcpwave_tun::netstat::render(&stack);
+    output::to_stdout(|out| out.write_all(netstat.as_bytes()))?;
     Ok(0)
 }
 
-fn print_body(body: &[u8]) {
+/// The body as text, or its length when it is long or not UTF-8.
+fn write_body(out: &mut impl Write, body: &[u8]) -> std::io::Result<()> {
     match std::str::from_utf8(body) {
-        Ok(text) if body.len() <= PRINT_MAX => print!("{text}"),
-        _ => println!("({} bytes)", body.len()),
+        Ok(text) if body.len() <= PRINT_MAX => out.write_all(text.as_bytes()),
+        _ => writeln!(out, "({} bytes)", body.len()),
     }
-    let _ = std::io::stdout().flush();
 }

@@ -1,10 +1,11 @@
 //! `tcpwave doctor`: diagnose this host's (or a namespace's) TCP connection states.
 //! The work is in the tcpwave-doctor crate; this file maps flags to its options.
 
-use std::io::{ErrorKind, Write};
 use tcpwave_doctor::filter::{parse_dst, parse_process, parse_states, Filters};
 use tcpwave_doctor::watch::WatchOptions;
 use tcpwave_doctor::{DoctorError, DoctorOptions, SourceChoice};
+
+use super::output;
 
 #[derive(clap::Args)]
 #[command(
@@ -75,27 +76,16 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<u8> {
         },
         top: usize::from(args.top),
     };
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
     if let Some(interval_s) = args.watch {
         let watch = WatchOptions::new(interval_s, args.count, args.duration, args.json)?;
+        let mut out = std::io::stdout().lock();
         return match tcpwave_doctor::watch::run(&options, &watch, &mut out) {
             // `tcpwave doctor --watch 5 | head` ends the watch when head exits.
-            Err(DoctorError::Output(error)) if error.kind() == ErrorKind::BrokenPipe => Ok(0),
+            Err(DoctorError::Output(error)) => output::finish(Err(error)).map(|()| 0),
             result => Ok(result?),
         };
     }
     let report = tcpwave_doctor::diagnose(&options)?;
-    let written = if args.json {
-        serde_json::to_writer_pretty(&mut out, &report)
-            .map_err(std::io::Error::from)
-            .and_then(|()| writeln!(out))
-    } else {
-        out.write_all(tcpwave_doctor::render::render(&report).as_bytes())
-    };
-    match written.and_then(|()| out.flush()) {
-        Err(error) if error.kind() == ErrorKind::BrokenPipe => {}
-        result => result?,
-    }
+    output::report(args.json, &report, tcpwave_doctor::render::render)?;
     Ok(report.exit_code)
 }

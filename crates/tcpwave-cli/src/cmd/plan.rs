@@ -1,8 +1,9 @@
 //! `tcpwave plan`: ports, TIME_WAIT and the sustainable rate for a short-connection workload.
 //! The arithmetic is `tcpwave_doctor::plan::compute` (shared with the simulator).
 
-use std::io::{ErrorKind, Write};
 use tcpwave_doctor::plan::{self, Closer, PlanInput};
+
+use super::output;
 
 #[derive(clap::Args)]
 #[command(
@@ -72,19 +73,6 @@ pub fn run(args: PlanArgs) -> anyhow::Result<u8> {
         },
     };
     let report = plan::compute(&input)?;
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    let written = if args.json {
-        serde_json::to_writer_pretty(&mut out, &report)
-            .map_err(std::io::Error::from)
-            .and_then(|()| writeln!(out))
-    } else {
-        out.write_all(plan::render::render(&report).as_bytes())
-    };
-    match written.and_then(|()| out.flush()) {
-        // `tcpwave plan ... | head` closes the pipe early: not an error.
-        Err(error) if error.kind() == ErrorKind::BrokenPipe => {}
-        result => result?,
-    }
+    output::report(args.json, &report, plan::render::render)?;
     Ok(if report.sustainable { 0 } else { 1 })
 }

@@ -1,12 +1,14 @@
 //! `tcpwave scenario`: run a named scenario on the simulator and draw it.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use tcpwave_sim::scenarios::{self, RunOptions};
 use tcpwave_trace::terminal::{self, TerminalOptions};
 use tcpwave_trace::{html, pcap, svg, Trace};
+
+use super::output;
 
 #[derive(clap::Args)]
 pub struct ScenarioArgs {
@@ -49,9 +51,12 @@ pub struct ScenarioArgs {
 
 pub fn run(args: ScenarioArgs) -> anyhow::Result<u8> {
     if args.list {
-        for s in scenarios::list() {
-            println!("{:<26} {}", s.name, s.summary);
-        }
+        output::to_stdout(|out| {
+            for s in scenarios::list() {
+                writeln!(out, "{:<26} {}", s.name, s.summary)?;
+            }
+            Ok(())
+        })?;
         return Ok(0);
     }
     let Some(name) = args.name.as_deref() else {
@@ -64,8 +69,7 @@ pub fn run(args: ScenarioArgs) -> anyhow::Result<u8> {
     let trace = scenarios::run(name, &opts)?;
     write_files(&trace, &args)?;
     if args.json {
-        let text = serde_json::to_string_pretty(&trace).context("serializing the trace")?;
-        println!("{text}");
+        output::to_stdout(|out| output::json(out, &trace))?;
         return Ok(0);
     }
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
@@ -74,7 +78,8 @@ pub fn run(args: ScenarioArgs) -> anyhow::Result<u8> {
         absolute: args.absolute,
         options: args.options,
     };
-    print!("{}", terminal::render(&trace, &view));
+    let diagram = terminal::render(&trace, &view);
+    output::to_stdout(|out| out.write_all(diagram.as_bytes()))?;
     Ok(0)
 }
 

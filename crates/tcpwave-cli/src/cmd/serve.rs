@@ -7,11 +7,14 @@
 //! ip netns exec demo curl http://192.0.2.2/bytes/100
 //! ```
 
+use std::io::Write;
 use std::net::Ipv4Addr;
 
 use anyhow::Context;
 use tcpwave_tun::serve::{serve, ServeMode, ServeOptions};
 use tcpwave_tun::{signals, trace, Loss, StackConfig};
+
+use super::output;
 
 #[derive(clap::Args)]
 pub struct ServeArgs {
@@ -96,10 +99,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
     } else {
         ServeMode::Discard
     };
-    println!(
-        "tcpwave serve: {mode:?} on {}:{} via {} (Ctrl-C to stop)",
-        args.addr, args.port, args.tun
-    );
+    output::to_stdout(|out| {
+        writeln!(
+            out,
+            "tcpwave serve: {mode:?} on {}:{} via {} (Ctrl-C to stop)",
+            args.addr, args.port, args.tun
+        )
+    })?;
     let opts = ServeOptions {
         port: args.port,
         mode,
@@ -108,10 +114,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
     };
     let summary = serve(&stack, opts, signals::flag())
         .with_context(|| format!("serving on {}:{}", args.addr, args.port))?;
-    println!(
-        "stopped after {} connections, {} bytes received",
-        summary.connections, summary.bytes_in
-    );
-    print!("{}", tcpwave_tun::netstat::render(&stack));
+    output::to_stdout(|out| {
+        writeln!(
+            out,
+            "stopped after {} connections, {} bytes received",
+            summary.connections, summary.bytes_in
+        )?;
+        out.write_all(tcpwave_tun::netstat::render(&stack).as_bytes())
+    })?;
     Ok(0)
 }
