@@ -222,6 +222,48 @@ fn max_request_rate(ports: f64, hold_s: f64, pools: f64, requests_per_conn: f64)
     (hold_s > 0.0).then(|| ports / hold_s * pools * requests_per_conn)
 }
 
+/// Steady-state kernel entries of one pool: TIME_WAIT on the closing side and conntrack.
+struct PoolEntries {
+    time_wait: f64,
+    conntrack: f64,
+    /// The client ports the pool's connections cycle through (see [`tuple_entries`]).
+    tuples: f64,
+}
+
+/// Each TIME_WAIT (or conntrack) entry belongs to one 4-tuple, and one pool has one tuple
+/// per client port, so rate × duration is capped by the ports (R·T alone would count 30000
+/// entries at 500/s for 28232 ports). Connections beyond the onset fail (EADDRNOTAVAIL)
+/// and leave no entry: the rate that counts is the one the pool carries.
+///
+/// When a port can be taken again while its tuple is still in TIME_WAIT — the client's
+/// with tcp_tw_reuse (after 1 s), the server's when it closes first (RFC 6191) — the new
+/// connection replaces the old entry, and Linux's connect() (`__inet_hash_connect`) tries
+/// the ports of the range's low parity first, so while that half can carry the load the
+/// connections cycle through half the range only, and so do the entries.
+fn tuple_entries(
+    input: &PlanInput,
+    ports: f64,
+    rate_per_pool: f64,
+    onset: Option<f64>,
+) -> PoolEntries {
+    let carried = onset.map_or(rate_per_pool, |onset| rate_per_pool.min(onset));
+    let open = carried * input.lifetime_s;
+    let (hold, _) = port_hold(input, input.tw_reuse);
+    let recycles = input.closer == Closer::Server || input.tw_reuse;
+    let low_parity = (ports / 2.0).ceil();
+    let tuples = if recycles && carried * hold <= low_parity {
+        low_parity
+    } else {
+        ports
+    };
+    let free = (tuples - open).max(0.0);
+    PoolEntries {
+        time_wait: (carried * input.time_wait_s).min(free),
+        conntrack: (carried * (input.lifetime_s + CONNTRACK_TIME_WAIT_S)).min(tuples),
+        tuples,
+    }
+}
+
 /// Computes the plan. Pure: same input, same output.
 pub fn compute(input: &PlanInput) -> Result<PlanReport, PlanError> {
     validate(input)?;
@@ -239,6 +281,7 @@ pub fn compute(input: &PlanInput) -> Result<PlanReport, PlanError> {
         f64::from(input.requests_per_conn),
     );
     let sustainable = in_use <= ports;
+    let entries = tuple_entries(input, ports, rate_per_pool, onset);
     let mut report = PlanReport {
         schema: PLAN_SCHEMA,
         input: input.clone(),
@@ -256,14 +299,14 @@ pub fn compute(input: &PlanInput) -> Result<PlanReport, PlanError> {
         max_request_rate_per_s: max_rate,
         sustainable,
         time_to_exhaustion_s: (!sustainable).then(|| ports / rate_per_pool),
-        time_wait_entries: connection_rate * input.time_wait_s,
-        time_wait_memory_bytes: connection_rate * input.time_wait_s * TIME_WAIT_ENTRY_BYTES,
-        conntrack_entries: connection_rate * (input.lifetime_s + CONNTRACK_TIME_WAIT_S),
+        time_wait_entries: entries.time_wait * pools as f64,
+        time_wait_memory_bytes: entries.time_wait * pools as f64 * TIME_WAIT_ENTRY_BYTES,
+        conntrack_entries: entries.conntrack * pools as f64,
         remedies: Vec::new(),
         notes: Vec::new(),
     };
     report.remedies = remedies(input, &report);
-    report.notes = notes(input, &report);
+    report.notes = notes(input, &report, &entries);
     Ok(report)
 }
 
@@ -363,8 +406,21 @@ fn late_remedies(input: &PlanInput, ports: f64, pools: f64, k: f64) -> Vec<Remed
     vec![tw_reuse, linger]
 }
 
-fn notes(input: &PlanInput, report: &PlanReport) -> Vec<String> {
+fn notes(input: &PlanInput, report: &PlanReport, entries: &PoolEntries) -> Vec<String> {
     let mut notes = Vec::new();
+    let ports = f64::from(report.ports_per_pool);
+    let uncapped = report.connection_rate_per_pool_per_s * input.time_wait_s;
+    if entries.tuples < ports && entries.time_wait < uncapped {
+        notes.push(format!(
+            "TIME_WAIT entries stay within {:.0} tuples per pool: a new connection takes over a tuple still in TIME_WAIT ({}), and Linux's connect() tries every other port of the range first; expect somewhat fewer, as the random step between the ports it tries leaves some unused",
+            entries.tuples,
+            if input.closer == Closer::Server { "the server's, RFC 6191" } else { "tcp_tw_reuse, after 1 s" }
+        ));
+    } else if entries.time_wait < uncapped {
+        notes.push(format!(
+            "TIME_WAIT entries are capped by the 4-tuples: one per client port, {ports:.0} per pool ({uncapped:.0} = rate × TIME_WAIT would need more ports than the range has)"
+        ));
+    }
     if input.closer == Closer::Server {
         notes.push(format!(
             "the server closes first: its TIME_WAIT ({:.0} entries) does not hold client ports; a client SYN reusing a tuple in the server's TIME_WAIT is accepted when its sequence number or timestamp is newer (RFC 6191)",

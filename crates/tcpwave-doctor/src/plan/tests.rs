@@ -213,3 +213,57 @@ fn render_and_json_carry_the_key_numbers() {
             > 470.0
     );
 }
+
+#[test]
+fn time_wait_and_conntrack_entries_never_exceed_the_tuples() {
+    // 500/s × 60 s = 30000, but one pool has 28232 client ports: one tuple each, and the
+    // connections beyond the onset fail and leave no entry.
+    let report = compute(&input(500.0)).unwrap();
+    assert!(close(report.time_wait_entries, 28232.0));
+    assert!(close(report.time_wait_memory_bytes, 28232.0 * 256.0));
+    assert!(close(report.conntrack_entries, 28232.0));
+    // tcp_tw_reuse at 10000/s: ports turn over every 1 s, the entries stay; connect()
+    // keeps to the low-parity half of the range while it suffices.
+    let reuse = compute(&PlanInput {
+        rate_per_s: 10_000.0,
+        tw_reuse: true,
+        ..PlanInput::default()
+    })
+    .unwrap();
+    assert!(close(reuse.ports_in_use_per_pool, 10_000.0));
+    assert!(close(reuse.time_wait_entries, 14116.0));
+    assert!(close(reuse.conntrack_entries, 14116.0));
+    assert!(
+        !reuse.notes.iter().any(|n| n.contains("tcp_max_tw_buckets")),
+        "{:?}",
+        reuse.notes
+    );
+    // Past the half, the whole range.
+    let faster = compute(&PlanInput {
+        rate_per_s: 20_000.0,
+        tw_reuse: true,
+        ..PlanInput::default()
+    })
+    .unwrap();
+    assert!(close(faster.time_wait_entries, 28232.0));
+    // The server closing first: each of its entries is a client 4-tuple.
+    let server = compute(&PlanInput {
+        rate_per_s: 500.0,
+        closer: Closer::Server,
+        ..PlanInput::default()
+    })
+    .unwrap();
+    assert!(close(server.time_wait_entries, 14116.0));
+    // Two pools hold twice as many; below the cap nothing changes.
+    let two = compute(&PlanInput {
+        rate_per_s: 1000.0,
+        sources: 2,
+        ..PlanInput::default()
+    })
+    .unwrap();
+    assert!(close(two.time_wait_entries, 2.0 * 28232.0));
+    assert!(close(
+        compute(&input(100.0)).unwrap().time_wait_entries,
+        6000.0
+    ));
+}
