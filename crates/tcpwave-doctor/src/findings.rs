@@ -236,8 +236,8 @@ fn fin_wait_2(report: &Report, snapshot: &Snapshot, findings: &mut Vec<Finding>)
             code: "orphans",
             title: format!("{orphans} orphaned sockets: near tcp_max_orphans ({limit})"),
             evidence: vec![format!("sockstat orphan {orphans}")],
-            action: "over the limit the kernel resets orphans at once; find the peers that \
-                     do not finish closing"
+            action: "over the limit the kernel resets orphans at once (counted in \
+                     TCPAbortOnMemory); find the peers that do not finish closing"
                 .to_string(),
         });
     }

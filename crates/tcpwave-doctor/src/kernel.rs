@@ -18,25 +18,25 @@ pub const COUNTERS: [(&str, &str, &str, &str); 17] = [
         "snmp",
         "Tcp",
         "PassiveOpens",
-        "connections accepted from a listener (SYN received)",
+        "handshakes completed on a listener (the child socket is created on the final ACK)",
     ),
     (
         "snmp",
         "Tcp",
         "AttemptFails",
-        "connection attempts that failed (refused, timed out)",
+        "handshakes that failed: SYN_SENT or SYN_RECV closed (refused, reset, timed out)",
     ),
     (
         "snmp",
         "Tcp",
         "EstabResets",
-        "established/CLOSE_WAIT connections ended by a reset",
+        "ESTABLISHED/CLOSE_WAIT straight to CLOSED: a reset sent or received, or a timeout",
     ),
     (
         "snmp",
         "Tcp",
         "CurrEstab",
-        "connections now in ESTABLISHED or CLOSE_WAIT",
+        "connections now in ESTABLISHED (Linux stops counting one at CLOSE_WAIT)",
     ),
     ("snmp", "Tcp", "OutRsts", "resets sent"),
     ("snmp", "Tcp", "RetransSegs", "segments retransmitted"),
@@ -44,43 +44,43 @@ pub const COUNTERS: [(&str, &str, &str, &str); 17] = [
         "netstat",
         "TcpExt",
         "TCPAbortOnClose",
-        "RST sent because close() left unread data",
+        "close() with unread received data: RST sent, the data is lost",
     ),
     (
         "netstat",
         "TcpExt",
         "TCPAbortOnData",
-        "RST sent: data arrived after close()",
+        "RST sent by close() with SO_LINGER {on, 0}, or data arrived after close()/SHUT_RD",
     ),
     (
         "netstat",
         "TcpExt",
         "TCPAbortOnTimeout",
-        "connections killed by retries running out",
+        "given up when retransmissions, zero-window or keepalive probes ran out (ETIMEDOUT)",
     ),
     (
         "netstat",
         "TcpExt",
         "TCPAbortOnLinger",
-        "RST after SO_LINGER timeout (or linger 0)",
+        "orphaned FIN_WAIT_2 reset at once: TCP_LINGER2 set negative",
     ),
     (
         "netstat",
         "TcpExt",
         "TCPAbortOnMemory",
-        "connections killed for lack of memory",
+        "orphans reset: over tcp_max_orphans or TCP memory (tcp_mem)",
     ),
     (
         "netstat",
         "TcpExt",
         "TCPTimeWaitOverflow",
-        "TIME_WAIT skipped: tcp_max_tw_buckets full",
+        "TIME_WAIT skipped: tcp_max_tw_buckets full (or no memory)",
     ),
     (
         "netstat",
         "TcpExt",
         "TW",
-        "TIME_WAIT entries that ended normally (60 s)",
+        "TIME_WAIT entries whose timer ran out (60 s)",
     ),
     (
         "netstat",
@@ -289,6 +289,28 @@ mod tests {
                 mem_pages: 3
             }
         );
+    }
+
+    #[test]
+    fn abort_counters_are_explained_as_linux_counts_them() {
+        // __tcp_close: unread data -> TCPAbortOnClose; SO_LINGER {on, 0} -> tcp_disconnect
+        // and TCPAbortOnData; an orphaned FIN_WAIT_2 with linger2 < 0 -> TCPAbortOnLinger.
+        // tcp_rcv_state_process: data after the receive side is shut -> TCPAbortOnData.
+        let close = counter_meaning("TCPAbortOnClose");
+        assert!(close.contains("unread"), "{close}");
+        let data = counter_meaning("TCPAbortOnData");
+        assert!(data.contains("SO_LINGER {on, 0}"), "{data}");
+        assert!(data.contains("data arrived after close()"), "{data}");
+        let linger = counter_meaning("TCPAbortOnLinger");
+        assert!(linger.contains("FIN_WAIT_2"), "{linger}");
+        assert!(linger.contains("TCP_LINGER2"), "{linger}");
+        assert!(!linger.contains("SO_LINGER"), "{linger}");
+        // tcp_set_state decrements CurrEstab on leaving ESTABLISHED, CLOSE_WAIT included.
+        let current = counter_meaning("CurrEstab");
+        assert!(!current.contains("ESTABLISHED or CLOSE_WAIT"), "{current}");
+        for (_, _, name, meaning) in COUNTERS {
+            assert!(!meaning.is_empty(), "{name}");
+        }
     }
 
     #[test]
