@@ -98,8 +98,19 @@ fn json_matches_the_library_computation() {
 
 #[test]
 fn bad_inputs_get_clear_errors_and_exit_two() {
-    let cases: [(&[&str], &str); 8] = [
+    let cases: [(&[&str], &str); 13] = [
         (&["--rate", "0"], "--rate must be a positive number"),
+        (&["--rate", "1e308"], "at most 1e9 (got 1e308)"),
+        (&["--rate", "inf"], "--rate must be a positive number"),
+        (&["--rate", "NaN"], "--rate must be a positive number"),
+        (
+            &["--rate", "10", "--time-wait", "1e300"],
+            "--time-wait must be",
+        ),
+        (
+            &["--rate", "600", "--port-range=-5-10"],
+            "is not LOW-HIGH: write it like 32768-60999",
+        ),
         (&["--rate", "-5"], "--rate must be a positive number"),
         (&["--rate", "10", "--port-range", "5000-4000"], "is empty"),
         (&["--rate", "10", "--port-range", "fast"], "is not LOW-HIGH"),

@@ -25,6 +25,11 @@ pub const TIME_WAIT_ENTRY_BYTES: f64 = 256.0;
 pub const DEFAULT_PORT_RANGE: (u16, u16) = (32768, 60999);
 /// Default `tcp_max_tw_buckets` on a 24 GiB host.
 pub const DEFAULT_MAX_TW_BUCKETS: f64 = 131072.0;
+/// The highest request rate plan accepts: far beyond any one host, and small enough that
+/// every figure stays a finite number (1e308 would print `inf` and JSON `null`).
+pub const RATE_MAX_PER_S: f64 = 1e9;
+/// The longest lifetime or TIME_WAIT plan accepts, seconds (about 115 days).
+pub const DURATION_MAX_S: f64 = 1e7;
 /// The widest sensible port range, for the "widen the range" remedy.
 pub const WIDE_PORT_RANGE: (u16, u16) = (1024, 65535);
 
@@ -82,11 +87,11 @@ impl Default for PlanInput {
 /// Inputs that cannot be planned for. Each message says what to give instead.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum PlanError {
-    /// The rate is zero, negative or not a number.
-    #[error("--rate must be a positive number of requests per second (got {0})")]
+    /// The rate is zero, negative, not a number, or beyond [`RATE_MAX_PER_S`].
+    #[error("--rate must be a positive number of requests per second, at most {RATE_MAX_PER_S:e} (got {})", shown(*.0))]
     RateNotPositive(f64),
-    /// A duration is negative or not a number.
-    #[error("{option} must be zero or a positive number of seconds (got {value})")]
+    /// A duration is negative, not a number, or beyond [`DURATION_MAX_S`].
+    #[error("{option} must be zero or a positive number of seconds, at most {DURATION_MAX_S:e} (got {})", shown(*value))]
     BadDuration { option: &'static str, value: f64 },
     /// The port range holds no usable port.
     #[error("--port-range {low}-{high} is empty: give LOW-HIGH with 1 <= LOW <= HIGH <= 65535, e.g. 32768-60999")]
@@ -97,6 +102,15 @@ pub enum PlanError {
     /// A count (sources, destinations, requests per connection) is zero.
     #[error("{option} must be at least 1 (got 0)")]
     ZeroCount { option: &'static str },
+}
+
+/// A number as the user could have typed it: 1e308, not 309 digits.
+fn shown(value: f64) -> String {
+    if value.abs() >= 1e9 {
+        format!("{value:e}")
+    } else {
+        value.to_string()
+    }
 }
 
 /// One way to raise the sustainable rate, with its computed effect.
@@ -161,18 +175,29 @@ pub struct PlanReport {
 /// Schema identifier of `tcpwave plan --json`.
 pub const PLAN_SCHEMA: &str = "tcpwave-plan/1";
 
-/// Parses `LOW-HIGH` (also `LOW:HIGH` or `LOW HIGH`, as the sysctl prints it).
+/// Parses `LOW-HIGH` (also `LOW:HIGH` or `LOW HIGH`, as the sysctl prints it). Each side
+/// is a plain decimal number: `-5-10` is refused, not read as `5-10`.
 pub fn parse_port_range(text: &str) -> Result<(u16, u16), PlanError> {
     let syntax = || PlanError::PortRangeSyntax(text.to_string());
-    let parts: Vec<&str> = text
-        .split(['-', ':', ' ', '\t'])
-        .filter(|p| !p.is_empty())
-        .collect();
-    let [low, high] = parts.as_slice() else {
-        return Err(syntax());
+    let trimmed = text.trim();
+    let (low, high) = match trimmed.split_once(['-', ':']) {
+        Some(pair) => pair,
+        None => {
+            let parts: Vec<&str> = trimmed.split_whitespace().collect();
+            let [low, high] = parts.as_slice() else {
+                return Err(syntax());
+            };
+            (*low, *high)
+        }
     };
-    let low: u32 = low.trim().parse().map_err(|_| syntax())?;
-    let high: u32 = high.trim().parse().map_err(|_| syntax())?;
+    let number = |side: &str| -> Result<u32, PlanError> {
+        let side = side.trim();
+        if side.is_empty() || !side.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(syntax());
+        }
+        side.parse().map_err(|_| syntax())
+    };
+    let (low, high) = (number(low)?, number(high)?);
     if low == 0 || low > high || high > 65535 {
         return Err(PlanError::EmptyPortRange { low, high });
     }
@@ -180,14 +205,14 @@ pub fn parse_port_range(text: &str) -> Result<(u16, u16), PlanError> {
 }
 
 fn validate(input: &PlanInput) -> Result<(), PlanError> {
-    if !(input.rate_per_s.is_finite() && input.rate_per_s > 0.0) {
+    if !(input.rate_per_s > 0.0 && input.rate_per_s <= RATE_MAX_PER_S) {
         return Err(PlanError::RateNotPositive(input.rate_per_s));
     }
     for (option, value) in [
         ("--lifetime", input.lifetime_s),
         ("--time-wait", input.time_wait_s),
     ] {
-        if !(value.is_finite() && value >= 0.0) {
+        if !((0.0..=DURATION_MAX_S).contains(&value)) {
             return Err(PlanError::BadDuration { option, value });
         }
     }

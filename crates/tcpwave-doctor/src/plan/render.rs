@@ -156,6 +156,10 @@ fn verdict(report: &PlanReport) -> String {
             "sustainable ({:.1} % of each pool in use)",
             report.usage_percent
         ),
+        Some(seconds) if seconds < 0.1 => {
+            "NOT SUSTAINABLE: from a cold start connect() fails with EADDRNOTAVAIL within 0.1 s"
+                .to_string()
+        }
         Some(seconds) => format!(
             "NOT SUSTAINABLE: from a cold start connect() fails with EADDRNOTAVAIL after {} s",
             number(seconds)

@@ -121,7 +121,14 @@ fn tw_reuse_and_server_close_shorten_the_port_hold() {
 
 #[test]
 fn bad_inputs_are_refused_with_a_reason() {
-    for rate in [0.0, -5.0, f64::NAN, f64::INFINITY] {
+    for rate in [
+        0.0,
+        -5.0,
+        f64::NAN,
+        f64::INFINITY,
+        1e308,
+        RATE_MAX_PER_S * 1.5,
+    ] {
         assert!(
             matches!(compute(&input(rate)), Err(PlanError::RateNotPositive(_))),
             "{rate}"
@@ -193,6 +200,38 @@ fn port_ranges_parse() {
         parse_port_range("1-2-3"),
         Err(PlanError::PortRangeSyntax(_))
     ));
+    // A sign, an empty side or stray separators is a mistake, not something to skip.
+    for text in [
+        "-5-10", "5-", "-10", "5--10", "5:-10", "+5-10", " ", "1 2 3", "5-1x",
+    ] {
+        assert!(
+            matches!(parse_port_range(text), Err(PlanError::PortRangeSyntax(_))),
+            "{text:?}"
+        );
+    }
+    assert_eq!(parse_port_range(" 1024 : 65535 "), Ok((1024, 65535)));
+    assert_eq!(parse_port_range("32768\t60999"), Ok((32768, 60999)));
+}
+
+#[test]
+fn every_figure_is_finite_up_to_the_largest_inputs() {
+    let report = compute(&PlanInput {
+        rate_per_s: RATE_MAX_PER_S,
+        lifetime_s: DURATION_MAX_S,
+        time_wait_s: DURATION_MAX_S,
+        ..PlanInput::default()
+    })
+    .unwrap();
+    let json = serde_json::to_value(&report).unwrap();
+    for field in [
+        "ports_in_use_per_pool",
+        "usage_percent",
+        "time_to_exhaustion_s",
+    ] {
+        assert!(json[field].as_f64().is_some_and(f64::is_finite), "{field}");
+    }
+    let message = compute(&input(1e308)).unwrap_err().to_string();
+    assert!(message.contains("at most 1e9"), "{message}");
 }
 
 #[test]
