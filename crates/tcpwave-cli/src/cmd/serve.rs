@@ -63,8 +63,9 @@ pub struct CommonArgs {
     /// Set an engine knob, NAME=VALUE (repeatable; e.g. tcp_fin_timeout_s=5).
     #[arg(long = "set", value_name = "KNOB=VALUE")]
     pub knobs: Vec<String>,
-    /// Drop this percentage of packets in each direction (seeded; for tests without netem).
-    #[arg(long, value_name = "PERCENT")]
+    /// Drop this percentage of packets in each direction, 0 to 100 (seeded; for tests
+    /// without netem).
+    #[arg(long, value_name = "PERCENT", value_parser = loss_percent)]
     pub loss: Option<f64>,
     /// Seed of --loss.
     #[arg(long, default_value_t = 1)]
@@ -72,6 +73,21 @@ pub struct CommonArgs {
     /// Print every segment, not only state changes.
     #[arg(long)]
     pub segments: bool,
+}
+
+/// `--loss`: a percentage from 0 to 100, refused (not clamped) outside it, checked while
+/// the arguments are parsed so that nothing is created for a wrong value.
+fn loss_percent(text: &str) -> Result<f64, String> {
+    let percent: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("give a percentage from 0 to 100, e.g. 5 or 0.5 (got {text:?})"))?;
+    if !(0.0..=100.0).contains(&percent) {
+        return Err(format!(
+            "the loss is a percentage of packets, from 0 to 100 (got {text}); e.g. 5 drops one packet in 20"
+        ));
+    }
+    Ok(percent)
 }
 
 impl CommonArgs {

@@ -1,0 +1,46 @@
+//! `serve` and `connect` arguments refused while they are parsed, before any TUN device is
+//! created (these tests never get as far as a device: every run here has a bad value).
+
+use std::process::Command;
+
+const TCPWAVE: &str = env!("CARGO_BIN_EXE_tcpwave");
+
+#[test]
+fn loss_outside_zero_to_one_hundred_percent_is_refused_not_clamped() {
+    let serve = [
+        "serve",
+        "--tun",
+        "tcpwave-none",
+        "--addr",
+        "192.0.2.2",
+        "--http",
+    ];
+    let connect = [
+        "connect",
+        "--tun",
+        "tcpwave-none",
+        "--addr",
+        "192.0.2.2",
+        "192.0.2.1:80",
+    ];
+    for base in [&serve[..], &connect[..]] {
+        for (loss, expected) in [
+            ("150", "from 0 to 100 (got 150)"),
+            ("-1", "from 0 to 100 (got -1)"),
+            ("NaN", "from 0 to 100 (got NaN)"),
+            ("inf", "from 0 to 100 (got inf)"),
+            ("lots", "give a percentage from 0 to 100"),
+        ] {
+            let output = Command::new(TCPWAVE)
+                .args(base)
+                .arg(format!("--loss={loss}"))
+                .output()
+                .expect("run tcpwave");
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(output.status.code(), Some(2), "{loss}: {stderr}");
+            assert!(stderr.contains("--loss"), "{loss}: {stderr}");
+            assert!(stderr.contains(expected), "{loss}: {stderr}");
+            assert!(output.stdout.is_empty(), "{loss}: nothing started");
+        }
+    }
+}
