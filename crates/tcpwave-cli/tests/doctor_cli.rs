@@ -44,12 +44,46 @@ fn bad_filters_and_watch_values_are_explained() {
     );
     assert_usage_error(&["--dst", "not-an-address"], &["invalid --dst", ":6379"]);
     assert_usage_error(&["--process", " "], &["invalid --process"]);
+    // An empty --state would silently mean every state.
+    assert_usage_error(&["--state", ""], &["invalid --state", "leave --state out"]);
+    assert_usage_error(&["--state", " , "], &["invalid --state"]);
+    // A process that is not running gives no report that looks healthy.
+    assert_usage_error(
+        &["--process", "4000000000"],
+        &[
+            "--process \"4000000000\"",
+            "no process has pid 4000000000",
+            "ps -p",
+        ],
+    );
+    assert_usage_error(
+        &["--process", "no-such-command-x"],
+        &["no running command name contains \"no-such-command-x\""],
+    );
     assert_usage_error(&["--watch", "0"], &["invalid --watch", "0.1 to 86400"]);
     assert_usage_error(&["--watch", "1", "--count", "0"], &["invalid --count"]);
     assert_usage_error(&["--watch", "1", "--duration", "-5"], &["--duration"]);
     assert_usage_error(&["--count", "3"], &["--watch"]);
     assert_usage_error(&["--top", "0"], &["--top"]);
     assert_usage_error(&["--source", "carrier-pigeon"], &["--source"]);
+}
+
+#[test]
+fn a_running_process_is_accepted_by_pid_and_by_name() {
+    let pid = std::process::id().to_string();
+    let output = doctor(&["--process", &pid, "--source", "proc"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        matches!(output.status.code(), Some(0) | Some(1)),
+        "{stderr}"
+    );
+    let comm = std::fs::read_to_string("/proc/self/comm").unwrap();
+    let output = doctor(&["--process", comm.trim(), "--source", "proc"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        matches!(output.status.code(), Some(0) | Some(1)),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -56,6 +56,10 @@ pub enum DoctorError {
         hint: String,
     },
 
+    /// `--process` names no running process.
+    #[error("--process {value:?}: {hint}")]
+    NoSuchProcess { value: String, hint: String },
+
     /// Writing the report failed (closed pipe, full disk).
     #[error("cannot write the report: {0}")]
     Output(#[from] io::Error),

@@ -5,6 +5,7 @@ use crate::netlink::ALL_STATES_MASK;
 use crate::owners::Owners;
 use crate::socket::{Socket, TcpState};
 use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
 
 /// Which process: a pid, or a command name (substring of `/proc/PID/comm`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -61,19 +62,24 @@ impl Filters {
     }
 }
 
-/// Parses `--state` values: comma-separated, repeatable (`close-wait,time-wait`).
+/// Parses `--state` values: comma-separated, repeatable (`close-wait,time-wait`). An empty
+/// value is refused: it would silently mean every state.
 pub fn parse_states(values: &[String]) -> Result<Vec<TcpState>> {
+    let invalid = |value: &str| DoctorError::InvalidOption {
+        option: "--state",
+        value: value.to_string(),
+        hint: "use one of established, syn-sent, syn-recv, fin-wait-1, fin-wait-2, \
+               time-wait, close, close-wait, last-ack, listen, closing \
+               (comma-separated for several); leave --state out for every state"
+            .into(),
+    };
     let mut states = Vec::new();
     for value in values {
+        if value.split(',').all(|part| part.trim().is_empty()) {
+            return Err(invalid(value));
+        }
         for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let state = TcpState::parse(part).ok_or_else(|| DoctorError::InvalidOption {
-                option: "--state",
-                value: part.to_string(),
-                hint: "use one of established, syn-sent, syn-recv, fin-wait-1, fin-wait-2, \
-                       time-wait, close, close-wait, last-ack, listen, closing \
-                       (comma-separated for several)"
-                    .into(),
-            })?;
+            let state = TcpState::parse(part).ok_or_else(|| invalid(part))?;
             if !states.contains(&state) {
                 states.push(state);
             }
@@ -97,6 +103,47 @@ pub fn parse_process(value: &str) -> Result<ProcessFilter> {
         Ok(pid) => Ok(ProcessFilter::Pid(pid)),
         Err(_) => Ok(ProcessFilter::Command(value.to_string())),
     }
+}
+
+/// Checks that a process `--process` names is running now (pids and command names as in
+/// `proc_root`, normally /proc): a filter on a process that is not there would give an
+/// empty report that looks healthy, and a monitoring script would take it for good news.
+pub fn check_process_running(filter: &ProcessFilter, proc_root: &Path) -> Result<()> {
+    let (value, running, hint) = match filter {
+        ProcessFilter::Pid(pid) => (
+            pid.to_string(),
+            proc_root.join(pid.to_string()).is_dir(),
+            format!("no process has pid {pid} (has it exited? check with `ps -p {pid}`)"),
+        ),
+        ProcessFilter::Command(name) => (
+            name.clone(),
+            any_command_contains(proc_root, name),
+            format!(
+                "no running command name contains {name:?} (check with `pgrep -l {name}`; \
+                 the kernel keeps the first 15 bytes of a name)"
+            ),
+        ),
+    };
+    if running {
+        return Ok(());
+    }
+    Err(DoctorError::NoSuchProcess { value, hint })
+}
+
+/// Whether any `proc_root/PID/comm` contains `name`.
+fn any_command_contains(proc_root: &Path, name: &str) -> bool {
+    let Ok(entries) = std::fs::read_dir(proc_root) else {
+        return false;
+    };
+    entries.flatten().any(|entry| {
+        let is_pid = entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()));
+        is_pid
+            && std::fs::read_to_string(entry.path().join("comm"))
+                .is_ok_and(|command| command.trim_end().contains(name))
+    })
 }
 
 /// Parses `--dst`: `192.0.2.3`, `192.0.2.3:6379`, `:6379`, `2001:db8::1`, `[2001:db8::1]:443`.

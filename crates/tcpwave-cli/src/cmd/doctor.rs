@@ -1,7 +1,9 @@
 //! `tcpwave doctor`: diagnose this host's (or a namespace's) TCP connection states.
 //! The work is in the tcpwave-doctor crate; this file maps flags to its options.
 
-use tcpwave_doctor::filter::{parse_dst, parse_process, parse_states, Filters};
+use tcpwave_doctor::filter::{
+    check_process_running, parse_dst, parse_process, parse_states, Filters,
+};
 use tcpwave_doctor::watch::WatchOptions;
 use tcpwave_doctor::{DoctorError, DoctorOptions, SourceChoice};
 
@@ -66,6 +68,9 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<u8> {
         process: args.process.as_deref().map(parse_process).transpose()?,
         dst: args.dst.as_deref().map(parse_dst).transpose()?,
     };
+    if let Some(process) = &filters.process {
+        check_process_running(process, std::path::Path::new("/proc"))?;
+    }
     let options = DoctorOptions {
         netns: args.netns,
         filters,
