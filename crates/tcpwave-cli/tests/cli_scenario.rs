@@ -136,6 +136,22 @@ fn bad_input_gets_a_clear_error_and_exit_status_2() {
         err.contains("unknown scenario `nope`") && err.contains("--list"),
         "{err}"
     );
+    // An empty name says so and lists the scenarios; a near miss gets a suggestion.
+    let (code, _, err) = tcpwave(&["scenario", ""]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("the scenario name is empty")
+            && err.contains("four-way-close")
+            && err.contains("--list"),
+        "{err}"
+    );
+    let (code, _, err) = tcpwave(&["scenario", "four-way-clos"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("did you mean `four-way-close`?"), "{err}");
+    let (code, _, err) = tcpwave(&["scenario", "close-wiat-leak"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("did you mean `close-wait-leak`?"), "{err}");
+    assert!(!tcpwave(&["scenario", "nope"]).2.contains("did you mean"));
     let (code, _, err) = tcpwave(&["scenario"]);
     assert_eq!(code, 2);
     assert!(err.contains("--list"), "{err}");

@@ -62,6 +62,7 @@ pub fn run(args: ScenarioArgs) -> anyhow::Result<u8> {
     let Some(name) = args.name.as_deref() else {
         bail!("name a scenario (e.g. `tcpwave scenario four-way-close`), or use --list to see them all");
     };
+    check_name(name)?;
     let opts = RunOptions {
         seed: args.seed,
         settings: args.set.clone(),
@@ -81,6 +82,51 @@ pub fn run(args: ScenarioArgs) -> anyhow::Result<u8> {
     let diagram = terminal::render(&trace, &view);
     output::to_stdout(|out| out.write_all(diagram.as_bytes()))?;
     Ok(0)
+}
+
+/// An empty or unknown name gets the list of scenarios, and a near miss the name it was
+/// probably meant to be.
+fn check_name(name: &str) -> anyhow::Result<()> {
+    let known = scenarios::list();
+    if known.iter().any(|s| s.name == name) {
+        return Ok(());
+    }
+    let names: Vec<&str> = known.iter().map(|s| s.name).collect();
+    let all = format!(
+        "scenarios: {} (see `tcpwave scenario --list`)",
+        names.join(", ")
+    );
+    if name.trim().is_empty() {
+        bail!("the scenario name is empty; {all}");
+    }
+    let nearest = names
+        .iter()
+        .map(|candidate| (edit_distance(name, candidate), *candidate))
+        .min();
+    match nearest {
+        Some((distance, candidate)) if distance <= SUGGEST_DISTANCE_MAX => {
+            bail!("unknown scenario `{name}`: did you mean `{candidate}`? {all}")
+        }
+        _ => bail!("unknown scenario `{name}`; {all}"),
+    }
+}
+
+/// Typos a "did you mean" covers: a dropped, added, swapped or changed character or two.
+const SUGGEST_DISTANCE_MAX: usize = 2;
+
+/// Levenshtein distance between two names (insertions, deletions, substitutions).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitute = previous[j] + usize::from(ca != *cb);
+            current[j + 1] = substitute.min(previous[j + 1] + 1).min(current[j] + 1);
+        }
+        previous = current;
+    }
+    previous[b.len()]
 }
 
 fn write_file(path: &Path, bytes: &[u8], what: &str) -> anyhow::Result<()> {
