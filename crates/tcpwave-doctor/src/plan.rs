@@ -375,7 +375,10 @@ fn remedies(input: &PlanInput, report: &PlanReport) -> Vec<Remedy> {
     list.push(Remedy {
         rank: 2,
         code: "source-addresses",
-        change: format!("spread over {needed_sources:.0} source addresses (or more destination ip:ports)"),
+        change: format!(
+            "spread over {needed_sources:.0} source address{} (or more destination ip:ports)",
+            if needed_sources == 1.0 { "" } else { "es" }
+        ),
         max_request_rate_per_s: rate,
         sufficient: fits(rate),
         caveat: "bind() each socket to its source address with IP_BIND_ADDRESS_NO_PORT set first; otherwise bind() picks a port that is then reserved for every destination".into(),

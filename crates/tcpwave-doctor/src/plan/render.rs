@@ -1,6 +1,7 @@
 //! Text output of `tcpwave plan`.
 
 use super::{Closer, PlanReport};
+use crate::findings::PORTS_CRITICAL_PERCENT;
 use std::fmt::Write;
 
 /// "470.5", "28232", "1.2 k" style numbers kept simple: one decimal below 1000, none above.
@@ -129,6 +130,13 @@ fn summary(report: &PlanReport) -> [(&'static str, String); 8] {
 }
 
 fn remedies(out: &mut String, report: &PlanReport) {
+    if report.sustainable && report.usage_percent < PORTS_CRITICAL_PERCENT {
+        let _ = writeln!(
+            out,
+            "\nREMEDIES: none needed at this rate (the JSON output lists them all the same)"
+        );
+        return;
+    }
     let _ = writeln!(out, "\nREMEDIES (in the order to try them)");
     for remedy in &report.remedies {
         let verdict = if remedy.sufficient {
@@ -152,6 +160,10 @@ fn remedies(out: &mut String, report: &PlanReport) {
 
 fn verdict(report: &PlanReport) -> String {
     match report.time_to_exhaustion_s {
+        None if report.usage_percent >= PORTS_CRITICAL_PERCENT => format!(
+            "sustainable but NEAR EXHAUSTION ({:.1} % of each pool in use; doctor calls {PORTS_CRITICAL_PERCENT:.0} % critical)",
+            report.usage_percent
+        ),
         None => format!(
             "sustainable ({:.1} % of each pool in use)",
             report.usage_percent

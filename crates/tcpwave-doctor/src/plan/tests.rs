@@ -306,3 +306,28 @@ fn time_wait_and_conntrack_entries_never_exceed_the_tuples() {
         6000.0
     ));
 }
+
+#[test]
+fn remedies_are_listed_only_when_the_pool_runs_out_or_is_near_it() {
+    // 400/s: 24000 of 28232 ports, 85 %: sustainable, nothing to change.
+    let text = render::render(&compute(&input(400.0)).unwrap());
+    assert!(text.contains("REMEDIES: none needed"), "{text}");
+    assert!(!text.contains("[keep-alive]"), "{text}");
+    // 450/s: 27000, 95.6 %: near exhaustion, as doctor's 90 % critical level says.
+    let text = render::render(&compute(&input(450.0)).unwrap());
+    assert!(text.contains("NEAR EXHAUSTION (95.6 %"), "{text}");
+    assert!(text.contains("1. [keep-alive]"), "{text}");
+    // The server closing first needs no more sources: "1 source address", not "addresses".
+    let server = compute(&PlanInput {
+        closer: Closer::Server,
+        ..input(500.0)
+    })
+    .unwrap();
+    assert!(
+        server.remedies[1]
+            .change
+            .starts_with("spread over 1 source address ("),
+        "{}",
+        server.remedies[1].change
+    );
+}
