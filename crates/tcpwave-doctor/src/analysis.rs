@@ -500,17 +500,20 @@ fn attribution(context: &Context) -> Attribution {
     }
     if result.unattributed_sockets > 0 {
         result.note = Some(if result.root {
+            let n = result.unattributed_sockets;
             format!(
-                "{} sockets were not found in any /proc/PID/fd: closed while the doctor ran, \
-                 or held by a process in another pid namespace",
-                result.unattributed_sockets
+                "{} {} not found in any /proc/PID/fd: closed while the doctor ran, or held by a \
+                 process in another pid namespace",
+                crate::findings::sockets(n),
+                if n == 1 { "was" } else { "were" }
             )
         } else {
             format!(
-                "process attribution needs root: {} sockets could not be mapped to a process \
-                 ({} processes' /proc/PID/fd unreadable); they are grouped by uid instead. \
-                 Run `sudo tcpwave doctor` to see pids and commands",
-                result.unattributed_sockets, result.unreadable_pids
+                "process attribution needs root: {} could not be mapped to a process ({} \
+                 processes' /proc/PID/fd unreadable); they are grouped by uid instead. Run \
+                 `sudo tcpwave doctor` to see pids and commands",
+                crate::findings::sockets(result.unattributed_sockets),
+                result.unreadable_pids
             )
         });
     }

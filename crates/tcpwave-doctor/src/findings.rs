@@ -74,7 +74,7 @@ fn close_wait_group(group: &CloseWaitByProcess) -> Finding {
 
 fn close_wait_evidence(group: &CloseWaitByProcess) -> Vec<String> {
     let stats = &group.stats;
-    let mut evidence = vec![format!("{} sockets in CLOSE_WAIT", stats.count)];
+    let mut evidence = vec![format!("{} in CLOSE_WAIT", sockets(stats.count))];
     if let Some(oldest) = stats.in_state_ms_max {
         evidence.push(format!(
             "in CLOSE_WAIT for up to {} (time since the peer's FIN, tcp_info last_ack_recv)",
@@ -83,9 +83,10 @@ fn close_wait_evidence(group: &CloseWaitByProcess) -> Vec<String> {
     }
     if stats.with_unread_data > 0 {
         evidence.push(format!(
-            "{} bytes of data unread on {} sockets (Recv-Q total {}, which counts each unread \
-             FIN as 1)",
-            stats.unread_data_bytes, stats.with_unread_data, stats.recv_q_bytes
+            "{} bytes of data unread on {} (Recv-Q total {}, which counts each unread FIN as 1)",
+            stats.unread_data_bytes,
+            sockets(stats.with_unread_data),
+            stats.recv_q_bytes
         ));
     }
     let eof_read = stats.count - stats.eof_not_read;
@@ -310,10 +311,25 @@ pub fn human_ms(ms: u64) -> String {
     }
 }
 
+/// "1 socket", "2 sockets".
+pub(crate) fn sockets(count: u64) -> String {
+    format!("{count} socket{}", plural(count))
+}
+
 fn plural(count: u64) -> &'static str {
     if count == 1 {
         ""
     } else {
         "s"
+    }
+}
+
+#[cfg(test)]
+mod socket_count_tests {
+    #[test]
+    fn one_socket_many_sockets() {
+        assert_eq!(super::sockets(0), "0 sockets");
+        assert_eq!(super::sockets(1), "1 socket");
+        assert_eq!(super::sockets(704), "704 sockets");
     }
 }

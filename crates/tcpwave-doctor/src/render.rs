@@ -34,8 +34,9 @@ fn header(out: &mut String, report: &Report) {
     };
     let _ = writeln!(
         out,
-        "tcpwave doctor: {place} · {} sockets · {source} · {:.1} ms",
-        report.totals.sockets, report.collect_ms
+        "tcpwave doctor: {place} · {} · {source} · {:.1} ms",
+        crate::findings::sockets(report.totals.sockets),
+        report.collect_ms
     );
     let filters = &report.filters;
     if !filters.states.is_empty() || filters.process.is_some() || filters.dst.is_some() {
@@ -138,8 +139,10 @@ fn close_wait(out: &mut String, section: &CloseWaitSection) {
     }
     let _ = writeln!(
         out,
-        "CLOSE_WAIT BY PROCESS ({} sockets, {} with unread data, {} whose EOF was never read)",
-        section.total, section.with_unread_data, section.eof_not_read
+        "CLOSE_WAIT BY PROCESS ({}, {} with unread data, {} whose EOF was never read)",
+        crate::findings::sockets(section.total),
+        section.with_unread_data,
+        section.eof_not_read
     );
     let mut table = Table::new(&[
         ">PID",

@@ -308,8 +308,8 @@ fn write_sample(
     };
     writeln!(
         out,
-        "states: {states} ({} sockets, {:.1} ms)",
-        snapshot.sockets.len(),
+        "states: {states} ({}, {:.1} ms)",
+        crate::findings::sockets(snapshot.sockets.len() as u64),
         snapshot.collect_ms
     )?;
     if line.growth.is_empty() {
