@@ -1,4 +1,4 @@
-//! `serve` and `connect` arguments refused while they are parsed, before any TUN device is
+//! `serve`, `connect` and `live` arguments refused while they are parsed, before any TUN device is
 //! created (these tests never get as far as a device: every run here has a bad value).
 
 use std::process::Command;
@@ -42,5 +42,29 @@ fn loss_outside_zero_to_one_hundred_percent_is_refused_not_clamped() {
             assert!(stderr.contains(expected), "{loss}: {stderr}");
             assert!(output.stdout.is_empty(), "{loss}: nothing started");
         }
+    }
+}
+
+#[test]
+fn live_timings_and_counts_out_of_range_are_refused_not_clamped() {
+    for (flag, value, expected) in [
+        ("--watch-s", "NaN", "from 0 to 600 (got NaN)"),
+        ("--watch-s", "-1", "from 0 to 600 (got -1)"),
+        ("--watch-s", "1e9", "from 0 to 600 (got 1e9)"),
+        ("--watch-s", "soon", "give a number of seconds"),
+        ("--fin-timeout-s", "0", "1..=600"),
+        ("--fin-timeout-s", "601", "1..=600"),
+        ("--connections", "0", "1..=1000"),
+    ] {
+        let output = Command::new(TCPWAVE)
+            .args(["live", "four-way-close"])
+            .arg(format!("{flag}={value}"))
+            .output()
+            .expect("run tcpwave");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{flag} {value}: {stderr}");
+        assert!(stderr.contains(flag), "{flag} {value}: {stderr}");
+        assert!(stderr.contains(expected), "{flag} {value}: {stderr}");
+        assert!(output.stdout.is_empty(), "{flag} {value}: nothing started");
     }
 }

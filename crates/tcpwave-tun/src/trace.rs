@@ -188,16 +188,20 @@ mod tests {
 }
 
 /// Prints every trace of `rx` to stdout (state changes; segments if subscribed) until the
-/// stack is dropped.
+/// stack is dropped, or until stdout is closed (a reader such as `head` went away): then it
+/// stops printing quietly instead of panicking as `println!` would.
 pub fn spawn_printer(rx: std::sync::mpsc::Receiver<Trace>) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
+        use std::io::Write;
         for trace in rx {
             let line = match &trace {
                 Trace::Segment(s) => Some(format_segment(s)),
                 Trace::Event { at, event } => format_event(*at, event),
             };
             if let Some(line) = line {
-                println!("{line}");
+                if writeln!(std::io::stdout().lock(), "{line}").is_err() {
+                    return;
+                }
             }
         }
     })

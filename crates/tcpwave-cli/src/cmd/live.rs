@@ -13,15 +13,16 @@ pub struct LiveArgs {
     /// port-closed.
     #[arg(value_name = "SCENARIO")]
     scenario: String,
-    /// Keep watching this many seconds after the last step.
-    #[arg(long, default_value_t = 2.0)]
+    /// Keep watching this many seconds after the last step (0 to 600).
+    #[arg(long, default_value_t = 2.0, value_parser = watch_seconds)]
     watch_s: f64,
-    /// The engine's tcp_fin_timeout in seconds (Linux: 60; shortened so the run ends).
-    #[arg(long, default_value_t = 5)]
+    /// The engine's tcp_fin_timeout in seconds, 1 to 600 (Linux: 60; shortened so the run
+    /// ends).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=600))]
     fin_timeout_s: u64,
-    /// Connections for close-wait-leak.
-    #[arg(long, default_value_t = 3)]
-    connections: usize,
+    /// Connections for close-wait-leak, 1 to 1000.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    connections: u64,
     /// Print state changes only, not every segment.
     #[arg(long)]
     no_segments: bool,
@@ -39,9 +40,9 @@ pub fn run(args: LiveArgs) -> anyhow::Result<u8> {
         );
     };
     let mut opts = LiveOptions::new(scenario);
-    opts.watch = Duration::from_secs_f64(args.watch_s.clamp(0.0, 600.0));
-    opts.fin_timeout = Duration::from_secs(args.fin_timeout_s.clamp(1, 600));
-    opts.connections = args.connections;
+    opts.watch = Duration::from_secs_f64(args.watch_s);
+    opts.fin_timeout = Duration::from_secs(args.fin_timeout_s);
+    opts.connections = args.connections as usize;
     opts.segments = !args.no_segments;
     opts.knobs = args.knobs;
     match tcpwave_tun::live::run(&opts, &mut std::io::stdout()) {
@@ -56,4 +57,17 @@ pub fn run(args: LiveArgs) -> anyhow::Result<u8> {
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// `--watch-s`: seconds from 0 to 600, refused (not clamped) otherwise.
+fn watch_seconds(text: &str) -> Result<f64, String> {
+    let seconds: f64 = text.trim().parse().map_err(|_| {
+        format!("give a number of seconds from 0 to 600, e.g. 2 or 0.5 (got {text:?})")
+    })?;
+    if !(0.0..=600.0).contains(&seconds) {
+        return Err(format!(
+            "the watch time is in seconds, from 0 to 600 (got {text})"
+        ));
+    }
+    Ok(seconds)
 }
