@@ -300,3 +300,55 @@ fn an_outage_spares_idle_connections_and_senders_healed_in_time() {
     assert!(!app_saw(&t, "client-short", "error"));
     assert!(!app_saw(&t, "client-idle", "error"));
 }
+
+/// Run `name` with `settings` on another thread; fail (instead of hanging the suite) if
+/// it has not finished after `limit`.
+fn finishes_within(name: &'static str, settings: &[&str], limit: std::time::Duration) -> Trace {
+    let settings: Vec<String> = settings.iter().map(|s| s.to_string()).collect();
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let settings: Vec<&str> = settings.iter().map(String::as_str).collect();
+        let _ = done.send(run_with(name, &settings));
+    });
+    finished
+        .recv_timeout(limit)
+        .unwrap_or_else(|_| panic!("{name} did not finish within {limit:?}"))
+}
+
+#[test]
+fn keepalive_scenarios_finish_with_every_keepalive_knob_at_its_smallest_value() {
+    // tcp_keepalive_time_s=0 used to re-arm the keepalive timer at the instant it fired
+    // (data in flight) and spin for ever; 1 s, 1 s and 0 or 1 probes are the smallest
+    // values Config::set accepts.
+    let limit = std::time::Duration::from_secs(120);
+    for name in ["keepalive-dead-peer", "keepalive-alive-peer"] {
+        for count in ["tcp_keepalive_probes=0", "tcp_keepalive_probes=1"] {
+            let smallest = ["tcp_keepalive_time_s=1", "tcp_keepalive_intvl_s=1", count];
+            let t = finishes_within(name, &smallest, limit);
+            if name == "keepalive-dead-peer" {
+                assert!(
+                    closed_by(&t, "client", "keepalive probes unanswered").is_some(),
+                    "{name} {count}: the client gives up on its dead peer"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_zero_keepalive_time_or_interval_is_refused_with_the_reason() {
+    for setting in ["tcp_keepalive_time_s=0", "tcp_keepalive_intvl_s=0"] {
+        let opts = tcpwave_sim::scenarios::RunOptions {
+            seed: 1,
+            settings: vec![setting.to_string()],
+        };
+        let err = tcpwave_sim::scenarios::run("keepalive-dead-peer", &opts)
+            .err()
+            .unwrap_or_else(|| panic!("{setting} was accepted"))
+            .to_string();
+        let knob = setting.split('=').next().unwrap();
+        assert!(err.contains(knob), "{err}");
+        assert!(err.contains("at least 1"), "{err}");
+        assert!(err.contains("keepalive timer would re-arm"), "{err}");
+    }
+}

@@ -214,13 +214,15 @@ impl Endpoint {
         }
     }
 
-    /// setsockopt().
+    /// setsockopt(). A value out of Linux's range (TCP_KEEPIDLE, TCP_KEEPINTVL and
+    /// TCP_KEEPCNT: see [`SockOpt::check`]) is EINVAL and changes nothing.
     pub fn set_option(&mut self, now: Instant, id: ConnId, opt: SockOpt) -> Result<(), Error> {
         self.advance(now);
         let conn = self.conns.get_mut(id.0).ok_or(Error::BadHandle)?;
         if conn.orphaned {
             return Err(Error::BadHandle);
         }
+        opt.check()?;
         conn.opts.apply(opt);
         let before = conn.state;
         if matches!(opt, SockOpt::KeepAlive(_) | SockOpt::KeepIdle(_)) {

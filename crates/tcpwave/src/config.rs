@@ -292,6 +292,55 @@ fn parse_num<T: core::str::FromStr>(
         })
 }
 
+/// A whole number of units of `micros_per_unit` microseconds, refused when it does not
+/// fit in a [`Duration`] (`Duration::from_secs` would overflow).
+fn duration(
+    name: &str,
+    value: &str,
+    expected: &'static str,
+    micros_per_unit: u64,
+) -> Result<Duration, ConfigError> {
+    let units: u64 = parse_num(name, value, expected)?;
+    units
+        .checked_mul(micros_per_unit)
+        .map(Duration::from_micros)
+        .ok_or_else(|| ConfigError::BadValue {
+            name: name.into(),
+            value: value.into(),
+            expected,
+        })
+}
+
+/// `duration`, refused when zero, with `expected` saying why.
+fn nonzero(
+    name: &str,
+    value: &str,
+    duration: Duration,
+    expected: &'static str,
+) -> Result<Duration, ConfigError> {
+    if duration == Duration::ZERO {
+        return Err(ConfigError::BadValue {
+            name: name.into(),
+            value: value.into(),
+            expected,
+        });
+    }
+    Ok(duration)
+}
+
+/// Why `tcp_keepalive_time_s` = 0 is refused.
+const KEEPALIVE_TIME_EXPECTED: &str = "a whole number of seconds, at least 1: with 0 the \
+keepalive timer would re-arm at the instant it fires, for ever (Linux refuses 0 for \
+TCP_KEEPIDLE too); pick 1 or more";
+/// Why `tcp_keepalive_intvl_s` = 0 is refused.
+const KEEPALIVE_INTVL_EXPECTED: &str = "a whole number of seconds, at least 1: with a zero \
+interval the keepalive timer would re-arm at the instant it fires, for ever (Linux refuses \
+0 for TCP_KEEPINTVL too); pick 1 or more";
+/// Why a zero RTO knob is refused.
+const RTO_EXPECTED: &str = "a whole number of milliseconds, at least 1: a zero RTO would \
+re-arm the retransmission timer at the instant it fires, for ever (Linux's tcp_rto_min_us \
+and tcp_rto_max_ms refuse 0 too); pick 1 or more";
+
 fn parse_bool(name: &str, value: &str) -> Result<bool, ConfigError> {
     match value.trim() {
         "1" | "true" | "on" | "yes" => Ok(true),
@@ -332,27 +381,31 @@ impl Config {
 
     /// Set a knob by name from its textual value.
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
-        let ms = |v: &str| {
-            parse_num::<u64>(name, v, "a whole number of milliseconds").map(Duration::from_millis)
-        };
-        let secs = |v: &str| {
-            parse_num::<u64>(name, v, "a whole number of seconds").map(Duration::from_secs)
-        };
+        let ms = |v: &str| duration(name, v, "a whole number of milliseconds", 1_000);
+        let secs = |v: &str| duration(name, v, "a whole number of seconds", 1_000_000);
+        // A timer that re-arms itself this long after it fires: zero would re-arm it at
+        // the very instant it fires, and virtual time would never move on.
+        let interval_secs = |v: &str, expected| nonzero(name, v, secs(v)?, expected);
+        let interval_ms = |v: &str, expected| nonzero(name, v, ms(v)?, expected);
         let count = |v: &str| parse_num::<u32>(name, v, "a whole number");
         match name {
             "msl_ms" => self.msl = ms(value)?,
             "time_wait_s" => self.msl = Duration::from_millis(secs(value)?.total_millis() / 2),
             "tcp_fin_timeout_s" => self.tcp_fin_timeout = secs(value)?,
-            "tcp_keepalive_time_s" => self.tcp_keepalive_time = secs(value)?,
-            "tcp_keepalive_intvl_s" => self.tcp_keepalive_intvl = secs(value)?,
+            "tcp_keepalive_time_s" => {
+                self.tcp_keepalive_time = interval_secs(value, KEEPALIVE_TIME_EXPECTED)?
+            }
+            "tcp_keepalive_intvl_s" => {
+                self.tcp_keepalive_intvl = interval_secs(value, KEEPALIVE_INTVL_EXPECTED)?
+            }
             "tcp_keepalive_probes" => self.tcp_keepalive_probes = count(value)?,
             "tcp_retries2" => self.tcp_retries2 = count(value)?,
             "tcp_orphan_retries" => self.tcp_orphan_retries = count(value)?,
             "tcp_syn_retries" => self.tcp_syn_retries = count(value)?,
             "tcp_synack_retries" => self.tcp_synack_retries = count(value)?,
-            "rto_initial_ms" => self.rto_initial = ms(value)?,
-            "rto_min_ms" => self.rto_min = ms(value)?,
-            "rto_max_ms" => self.rto_max = ms(value)?,
+            "rto_initial_ms" => self.rto_initial = interval_ms(value, RTO_EXPECTED)?,
+            "rto_min_ms" => self.rto_min = interval_ms(value, RTO_EXPECTED)?,
+            "rto_max_ms" => self.rto_max = interval_ms(value, RTO_EXPECTED)?,
             "delayed_ack_ms" => self.delayed_ack = ms(value)?,
             "tcp_rfc1337" => self.tcp_rfc1337 = parse_bool(name, value)?,
             "tcp_tw_reuse" => {
@@ -493,6 +546,43 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("tcp_tw_recycle"), "{text}");
         assert!(text.contains("tcp_fin_timeout_s"), "{text}");
+    }
+
+    #[test]
+    fn zero_intervals_that_would_re_arm_a_timer_at_once_are_refused() {
+        let mut c = Config::default();
+        for (knob, why) in [
+            ("tcp_keepalive_time_s", "TCP_KEEPIDLE"),
+            ("tcp_keepalive_intvl_s", "TCP_KEEPINTVL"),
+            ("rto_initial_ms", "tcp_rto_min_us"),
+            ("rto_min_ms", "tcp_rto_min_us"),
+            ("rto_max_ms", "tcp_rto_max_ms"),
+        ] {
+            let text = c.set(knob, "0").unwrap_err().to_string();
+            assert!(text.contains(knob), "{text}");
+            assert!(text.contains("at least 1"), "{text}");
+            assert!(text.contains("re-arm"), "{text}");
+            assert!(text.contains(why), "{text}");
+            c.set(knob, "1").unwrap();
+        }
+        assert_eq!(c.tcp_keepalive_time, Duration::from_secs(1));
+        assert_eq!(c.tcp_keepalive_intvl, Duration::from_secs(1));
+        assert_eq!(c.rto_min, Duration::from_millis(1));
+        // Zero stays a meaning for knobs whose timer does not re-arm itself.
+        c.set("tcp_keepalive_probes", "0").unwrap();
+        c.set("delayed_ack_ms", "0").unwrap();
+        c.set("tcp_fin_timeout_s", "0").unwrap();
+        c.set("msl_ms", "0").unwrap();
+    }
+
+    #[test]
+    fn durations_too_long_to_count_in_microseconds_are_refused() {
+        let mut c = Config::default();
+        assert!(c
+            .set("tcp_keepalive_time_s", &u64::MAX.to_string())
+            .is_err());
+        assert!(c.set("msl_ms", &(u64::MAX / 10).to_string()).is_err());
+        assert_eq!(c, Config::default());
     }
 
     #[test]

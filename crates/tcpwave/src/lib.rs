@@ -29,7 +29,9 @@ pub use counters::Counters;
 pub use endpoint::{ConnId, ConnInfo, Endpoint, ListenerId, SocketInfo};
 pub use error::Error;
 pub use event::{Event, Reason};
-pub use options::{SockOpt, SocketOptions};
+pub use options::{
+    SockOpt, SocketOptions, MAX_TCP_KEEPCNT, MAX_TCP_KEEPIDLE, MAX_TCP_KEEPINTVL, MIN_TCP_KEEPALIVE,
+};
 pub use seq::SeqNumber;
 pub use state::State;
 pub use time::{Duration, Instant};

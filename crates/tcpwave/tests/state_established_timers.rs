@@ -377,6 +377,75 @@ fn keepalive_knobs_per_socket() {
 }
 
 #[test]
+fn keepalive_options_out_of_linux_range_are_einval() {
+    // Linux do_tcp_setsockopt: TCP_KEEPIDLE and TCP_KEEPINTVL 1..=32767 s, TCP_KEEPCNT
+    // 1..=127, else -EINVAL.
+    let mut t = established(config());
+    let before = t.ep.options(t.conn()).unwrap();
+    for refused in [
+        SockOpt::KeepIdle(Duration::ZERO),
+        SockOpt::KeepIdle(Duration::from_millis(999)),
+        SockOpt::KeepIdle(Duration::from_secs(32768)),
+        SockOpt::KeepIntvl(Duration::ZERO),
+        SockOpt::KeepIntvl(Duration::from_secs(32768)),
+        SockOpt::KeepCnt(0),
+        SockOpt::KeepCnt(128),
+    ] {
+        let err = t.ep.set_option(t.now, t.conn(), refused).unwrap_err();
+        assert_eq!(err, Error::InvalidInput, "{refused:?}");
+        assert_eq!(err.errno(), 22);
+    }
+    assert_eq!(
+        t.ep.options(t.conn()).unwrap(),
+        before,
+        "refused values change nothing"
+    );
+    for accepted in [
+        SockOpt::KeepIdle(tcpwave::MIN_TCP_KEEPALIVE),
+        SockOpt::KeepIdle(tcpwave::MAX_TCP_KEEPIDLE),
+        SockOpt::KeepIntvl(tcpwave::MIN_TCP_KEEPALIVE),
+        SockOpt::KeepIntvl(tcpwave::MAX_TCP_KEEPINTVL),
+        SockOpt::KeepCnt(1),
+        SockOpt::KeepCnt(tcpwave::MAX_TCP_KEEPCNT),
+    ] {
+        t.set(accepted);
+    }
+}
+
+#[test]
+fn keepalive_at_the_smallest_values_probes_once_a_second_and_gives_up() {
+    let mut t = established(config());
+    let (a, p) = seqs(&t);
+    t.set(SockOpt::KeepIdle(Duration::from_secs(1)));
+    t.set(SockOpt::KeepIntvl(Duration::from_secs(1)));
+    t.set(SockOpt::KeepCnt(1));
+    t.set(SockOpt::KeepAlive(true));
+    t.quiet_until(START + Duration::from_secs(1));
+    recv!(t, ack(a - 1u32, p));
+    t.quiet_until(START + Duration::from_secs(2));
+    recv!(t, rst_ack(a, p));
+    assert_eq!(t.ep.error(t.conn()), Some(Error::TimedOut));
+}
+
+#[test]
+fn a_timer_re_armed_at_its_own_instant_does_not_hang_handle_timeout() {
+    // A hand-built Config bypasses Config::set's checks: keepalive_time 0 with data in
+    // flight re-arms the keepalive timer at `now` from its own expiry. One call to
+    // handle_timeout still returns; poll_timeout says `now`, so the driver sees the loop.
+    let mut t = established(Config {
+        tcp_keepalive_time: Duration::ZERO,
+        ..config()
+    });
+    t.set(SockOpt::KeepAlive(true));
+    t.write(b"x");
+    let now = t.now;
+    for _ in 0..3 {
+        t.ep.handle_timeout(now);
+        assert_eq!(t.ep.poll_timeout(), Some(now));
+    }
+}
+
+#[test]
 fn keepalive_idle_time_counts_from_the_last_segment_received() {
     let mut t = established(config());
     let (a, p) = seqs(&t);
