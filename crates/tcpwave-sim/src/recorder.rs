@@ -139,6 +139,8 @@ impl Recorder {
     }
 
     /// Control block relative to the initial sequence numbers of both directions.
+    /// RCV.NXT stays `None` until the connection has the peer's SYN: the recorder may
+    /// already know the peer's ISN from the wire, but the connection does not.
     pub fn block(&self, host: &str, info: &ConnInfo) -> ConnBlock {
         let t = info.tuple;
         let (local, remote) = (t.local(), t.remote());
@@ -151,7 +153,7 @@ impl Recorder {
             .isn
             .get(&(remote, local))
             .copied()
-            .unwrap_or(info.irs.0);
+            .or(info.irs.map(|irs| irs.0));
         let mut timers = Vec::new();
         let mut add = |name: &str, at: Option<Instant>| {
             if let Some(at) = at {
@@ -172,7 +174,10 @@ impl Recorder {
             state: info.state.name().to_string(),
             snd_una: info.snd_una.0.wrapping_sub(own),
             snd_nxt: info.snd_nxt.0.wrapping_sub(own),
-            rcv_nxt: info.rcv_nxt.0.wrapping_sub(peer),
+            rcv_nxt: info
+                .rcv_nxt
+                .zip(peer)
+                .map(|(rcv_nxt, peer)| rcv_nxt.0.wrapping_sub(peer)),
             snd_wnd: info.snd_wnd,
             rcv_wnd: info.rcv_wnd,
             cwnd: info.cwnd,

@@ -262,3 +262,39 @@ fn same_seed_same_trace() {
     let b = serde_json::to_string(&run("lost-final-ack")).unwrap();
     assert_eq!(a, b);
 }
+
+#[test]
+fn rcv_nxt_is_null_in_snapshots_until_the_peer_syn_arrives() {
+    // The client's SYN_SENT block used to show RCV.NXT relative to a peer ISN it had
+    // not received yet (four-way-close: rcv_nxt 659683809 after event 6).
+    for name in ["four-way-close", "three-way-handshake", "port-closed"] {
+        let t = run(name);
+        let mut syn_sent_blocks = 0;
+        for snapshot in &t.snapshots {
+            for block in &snapshot.blocks {
+                if block.state == "SYN_SENT" {
+                    syn_sent_blocks += 1;
+                    assert_eq!(block.rcv_nxt, None, "{name}: {block:?}");
+                } else if block.state != "CLOSED" {
+                    // Once the peer's SYN is in, RCV.NXT counts from it: 1 + data + FIN.
+                    let rcv_nxt = block.rcv_nxt.expect("defined after the SYN");
+                    assert!(rcv_nxt >= 1 && rcv_nxt < 100_000, "{name}: {block:?}");
+                }
+            }
+        }
+        assert!(syn_sent_blocks > 0, "{name}: some snapshot shows SYN_SENT");
+        let json: serde_json::Value = serde_json::to_value(&t).unwrap();
+        let block = json["snapshots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|s| s["blocks"].as_array().unwrap())
+            .find(|b| b["state"] == "SYN_SENT")
+            .unwrap();
+        assert!(block["rcv_nxt"].is_null(), "{name}: {block}");
+        assert!(
+            json["outcome"]["figures"].is_array(),
+            "{name}: figures present"
+        );
+    }
+}

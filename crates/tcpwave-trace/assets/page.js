@@ -137,7 +137,8 @@
     var dash = "–";
     field(grid, "SND.UNA", b ? b.snd_una : dash);
     field(grid, "SND.NXT", b ? b.snd_nxt : dash);
-    field(grid, "RCV.NXT", b ? b.rcv_nxt : dash);
+    // null until the connection has the peer's SYN (docs/trace-format.md).
+    field(grid, "RCV.NXT", b && b.rcv_nxt != null ? b.rcv_nxt : dash);
     field(grid, "SND.WND", b ? b.snd_wnd : dash);
     field(grid, "RCV.WND", b ? b.rcv_wnd : dash);
     field(grid, "cwnd", b ? b.cwnd : dash);

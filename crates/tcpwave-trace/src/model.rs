@@ -12,8 +12,9 @@ pub struct Trace {
     pub seed: u64,
     pub hosts: Vec<Host>,
     pub events: Vec<TraceEvent>,
-    /// Connection control blocks after events, for step-through pages (small runs only).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Connection control blocks after events, for step-through pages. Always written;
+    /// empty for runs with more connections than the recorder tracks.
+    #[serde(default)]
     pub snapshots: Vec<Snapshot>,
     pub outcome: Outcome,
 }
@@ -120,7 +121,9 @@ pub struct ConnBlock {
     /// Relative to our ISS / the peer's ISS, like segment numbers.
     pub snd_una: u32,
     pub snd_nxt: u32,
-    pub rcv_nxt: u32,
+    /// `null` until the connection has the peer's SYN (SYN_SENT, or a CLOSED reached from
+    /// it): RCV.NXT is not defined before (RFC 9293 §3.3.1).
+    pub rcv_nxt: Option<u32>,
     pub snd_wnd: u32,
     pub rcv_wnd: u32,
     pub cwnd: u32,
@@ -136,7 +139,8 @@ pub struct Outcome {
     /// What each application saw (errors, EOF, data), in order.
     pub app_saw: Vec<Note>,
     /// Figures the scenario reports (port-exhaustion rates, TIME_WAIT counts, ...).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Always written; empty when the scenario reports none.
+    #[serde(default)]
     pub figures: Vec<Figure>,
     /// Nonzero engine counters per host (Linux MIB names).
     pub counters: Vec<HostCounters>,
@@ -197,4 +201,36 @@ impl Trace {
 /// Format microseconds as seconds with millisecond precision ("60.012s").
 pub fn fmt_time(t_us: u64) -> String {
     format!("{}.{:03}s", t_us / 1_000_000, (t_us % 1_000_000) / 1_000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshots_and_figures_are_written_even_when_empty() {
+        // docs/trace-format.md: both arrays are always present, possibly empty.
+        let json = serde_json::to_value(Trace::default()).unwrap();
+        assert_eq!(json["snapshots"], serde_json::json!([]));
+        assert_eq!(json["outcome"]["figures"], serde_json::json!([]));
+        // Traces written before they were always present still read.
+        let mut old = json;
+        old.as_object_mut().unwrap().remove("snapshots");
+        old["outcome"].as_object_mut().unwrap().remove("figures");
+        assert_eq!(
+            serde_json::from_value::<Trace>(old).unwrap(),
+            Trace::default()
+        );
+    }
+
+    #[test]
+    fn an_undefined_rcv_nxt_is_null() {
+        let block = ConnBlock {
+            state: "SYN_SENT".into(),
+            ..ConnBlock::default()
+        };
+        let json = serde_json::to_value(&block).unwrap();
+        assert!(json["rcv_nxt"].is_null(), "{json}");
+        assert_eq!(serde_json::from_value::<ConnBlock>(json).unwrap(), block);
+    }
 }

@@ -114,6 +114,19 @@ fn syn_ack_completes_the_handshake_with_an_ack() {
 }
 
 #[test]
+fn rcv_nxt_and_irs_are_undefined_until_the_syn_ack_arrives() {
+    // RFC 9293 §3.3.1: IRS (and so RCV.NXT) comes with the peer's SYN.
+    let mut t = syn_sent(config());
+    let info = t.ep.info(t.conn()).unwrap();
+    assert_eq!((info.irs, info.rcv_nxt), (None, None));
+    send!(t, syn_ack(PEER_ISS, t.iss + 1u32).opts(mss_only(1460)));
+    recv!(t, ack(t.iss + 1u32, PEER_ISS + 1u32).win(WINDOW));
+    let info = t.ep.info(t.conn()).unwrap();
+    assert_eq!(info.irs, Some(PEER_ISS));
+    assert_eq!(info.rcv_nxt, Some(PEER_ISS + 1u32));
+}
+
+#[test]
 fn syn_ack_with_every_option_negotiates_them_all() {
     let mut t = established_active(config_linux());
     // RFC 7323 §2.2: the window of a SYN-ACK is never scaled.

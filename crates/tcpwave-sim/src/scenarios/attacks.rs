@@ -228,8 +228,10 @@ fn inject_old_rst(sim: &mut Sim, host: usize, peer: &str) -> Result<(), Scenario
         .find(|s| s.state == State::TimeWait);
     let Some(entry) = entry else { return Ok(()) };
     let tuple = FourTuple::new(entry.local, entry.remote);
-    let (Some(info), Some(tsval)) = (
-        sim.endpoint(host).info_by_tuple(&tuple),
+    let (Some(rcv_nxt), Some(tsval)) = (
+        sim.endpoint(host)
+            .info_by_tuple(&tuple)
+            .and_then(|info| info.rcv_nxt),
         last_tsval(sim, peer),
     ) else {
         return Ok(());
@@ -239,7 +241,7 @@ fn inject_old_rst(sim: &mut Sim, host: usize, peer: &str) -> Result<(), Scenario
         tuple.remote(),
         tuple.local(),
         TcpFlags::RST,
-        info.rcv_nxt,
+        rcv_nxt,
         SeqNumber(0),
         &[],
         old,
@@ -323,7 +325,8 @@ pub fn blind_reset_attack(opts: &RunOptions) -> Result<Trace, ScenarioError> {
         let Some(info) = sim.endpoint(server).info_by_tuple(&tuple) else {
             break;
         };
-        let (flags, seq, ack, len) = attack(info.rcv_nxt, info.snd_una);
+        let Some(rcv_nxt) = info.rcv_nxt else { break };
+        let (flags, seq, ack, len) = attack(rcv_nxt, info.snd_una);
         let payload = &[b'!'; 16][..len];
         for _ in 0..copies {
             let packet = forge(

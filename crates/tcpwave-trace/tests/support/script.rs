@@ -253,7 +253,7 @@ impl Script {
                         state: state.clone(),
                         snd_una: 1,
                         snd_nxt: 1,
-                        rcv_nxt: 1,
+                        rcv_nxt: (state != "SYN_SENT").then_some(1),
                         snd_wnd: 64_256,
                         rcv_wnd: 64_256,
                         cwnd: 14_600,

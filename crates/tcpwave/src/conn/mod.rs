@@ -173,7 +173,11 @@ pub(crate) struct Conn {
     pub write_seq: SeqNumber,
 
     // Receive sequence space.
+    /// The peer's ISN; meaningful only once `irs_known`.
     pub irs: SeqNumber,
+    /// The peer's SYN arrived: IRS and RCV.NXT are defined (RFC 9293 §3.3.1). False in
+    /// SYN-SENT, and in a CLOSED that an active open reached without a SYN-ACK.
+    pub irs_known: bool,
     pub rcv_nxt: SeqNumber,
     /// Right edge of the window we last advertised (we never shrink it, §3.8.6.2.2).
     pub rcv_adv: SeqNumber,
@@ -267,6 +271,7 @@ impl Conn {
             fin_seq: None,
             write_seq: iss + 1u32,
             irs: SeqNumber(0),
+            irs_known: false,
             rcv_nxt: SeqNumber(0),
             rcv_adv: SeqNumber(0),
             sack_anchors: [SeqNumber(0); 4],

@@ -37,6 +37,7 @@ impl Conn {
         conn.listener = Some(listener);
         conn.state = State::Listen;
         conn.irs = syn.seq;
+        conn.irs_known = true;
         conn.rcv_nxt = syn.seq + 1u32;
         conn.rcv_adv = conn.rcv_nxt;
         conn.negotiate(ctx.cfg, &syn.options, true);
@@ -166,6 +167,7 @@ impl Conn {
             return None;
         }
         self.irs = seg.seq;
+        self.irs_known = true;
         self.rcv_nxt = seg.seq + 1u32;
         self.rcv_adv = self.rcv_nxt;
         self.negotiate(ctx.cfg, &seg.options, false);

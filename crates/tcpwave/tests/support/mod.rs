@@ -617,7 +617,7 @@ impl T {
         (info.state == State::TimeWait).then(|| {
             (
                 info.snd_nxt,
-                info.rcv_nxt,
+                info.rcv_nxt.expect("TIME_WAIT entries know RCV.NXT"),
                 info.time_wait_until
                     .expect("TIME_WAIT entries report their expiry"),
             )
