@@ -188,3 +188,71 @@ fn closed_port_refuses_and_closed_listener_resets() {
     let to_client2 = sent_between(&t, "client2", "server");
     assert_eq!(to_client2.last().unwrap().1, "RA");
 }
+
+/// Lines of the plain terminal drawing that draw segment `label` (`"ACK seq=20 ack=27"`).
+fn lines_drawing<'a>(drawing: &'a str, label: &str) -> Vec<&'a str> {
+    drawing
+        .lines()
+        .filter(|line| line.contains(&format!(" {label} ")))
+        .collect()
+}
+
+#[test]
+fn the_terminal_draws_a_lost_segment_once_as_lost_at_its_send_time() {
+    use tcpwave_trace::terminal::{render, TerminalOptions};
+    // It used to draw the lost final ACK twice: a full arrow reaching the server at
+    // 0.060s, then "───✗ ... final ACK lost" at 0.065s. The pcap has one packet.
+    let t = run("lost-final-ack");
+    let drawing = render(&t, &TerminalOptions::default());
+    let lost = lines_drawing(&drawing, "ACK seq=20 ack=27");
+    assert_eq!(
+        lost.len(),
+        2,
+        "the lost ACK and TIME_WAIT's re-ACK:\n{drawing}"
+    );
+    let (send_us, _) = t
+        .sent()
+        .find(|(e, s)| e.host == "client" && s.flags == "A" && s.rel_seq == 20)
+        .map(|(e, s)| (e.t_us, s.id))
+        .unwrap();
+    let at = tcpwave_trace::fmt_time(send_us);
+    assert!(lost[0].trim_start().starts_with(&at), "{}", lost[0]);
+    assert!(lost[0].contains('✗') && lost[0].contains("final ACK lost"));
+    assert!(!lost[0].contains('▶'), "{}", lost[0]);
+    assert!(
+        lost[1].contains('▶') && !lost[1].contains('✗'),
+        "{}",
+        lost[1]
+    );
+}
+
+#[test]
+fn every_lost_segment_is_drawn_once_in_the_terminal() {
+    use tcpwave_trace::terminal::{render, TerminalOptions};
+    // The scenarios that lose segments (links down, crashed hosts, scripted losses).
+    for name in [
+        "lost-final-ack",
+        "no-time-wait-reconnect",
+        "keepalive-dead-peer",
+        "peer-crash",
+        "network-outage-recovery",
+    ] {
+        let t = run(name);
+        let drops = t
+            .events
+            .iter()
+            .filter(|e| matches!(e.body, Body::Drop(_)))
+            .count();
+        assert!(drops > 0, "{name} loses segments");
+        let drawing = render(&t, &TerminalOptions::default());
+        let crosses = drawing.lines().filter(|l| l.contains('✗')).count();
+        assert_eq!(crosses, drops, "{name}: one ✗ per lost segment");
+        // Every drawn segment line is a send: as many arrows and crosses as sends.
+        let sends = t.sent().count();
+        let arrows = drawing
+            .lines()
+            .filter(|l| l.contains('✗') || l.contains('▶') || l.contains('◀') || l.contains('⟲'))
+            .count();
+        assert_eq!(arrows, sends, "{name}: one line per segment sent");
+    }
+}

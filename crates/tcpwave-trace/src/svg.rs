@@ -30,6 +30,7 @@ use arrows::{flag_words, ip_of, port_of, Arrow};
 use layout::Geometry;
 use timers::Bracket;
 
+pub(crate) use arrows::lost_sends;
 pub use timers::human_duration;
 
 /// How to draw the diagram.

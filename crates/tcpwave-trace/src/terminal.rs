@@ -1,5 +1,6 @@
 //! The terminal sequence diagram the articles draw: one column per host, an arrow
-//! per segment (flags, seq/ack, length, window), lost segments marked, every state
+//! per segment (flags, seq/ack, length, window), a lost segment drawn once, at its send,
+//! ending in ✗ half-way with why it was lost (as the SVG draws it), every state
 //! change in its host's column at its time, and at the end what each side ended in
 //! and what the applications saw. Colour only when asked (a terminal).
 
@@ -117,8 +118,12 @@ pub fn render(trace: &Trace, opts: &TerminalOptions) -> String {
         let ip = addr.split(':').next().unwrap_or("");
         trace.hosts.iter().position(|h| h.addr == ip)
     };
+    // A lost segment is drawn once, at its send, ending in ✗ (as in the SVG); its drop
+    // event adds no line of its own.
+    let lost = crate::svg::lost_sends(trace);
+    let shown_at_send: std::collections::HashSet<usize> = lost.values().copied().collect();
     let mut last_t = 0u64;
-    for e in &trace.events {
+    for (index, e) in trace.events.iter().enumerate() {
         if e.t_us > last_t + GAP_US {
             let gap = format!(
                 "⋮  {} pass",
@@ -127,14 +132,27 @@ pub fn render(trace: &Trace, opts: &TerminalOptions) -> String {
             let _ = writeln!(out, "{:>TIME_WIDTH$} {}", "", pal.paint("2", &gap));
         }
         last_t = e.t_us;
+        // Receipts are drawn by their send's arrow, lost segments at their send.
+        if matches!(e.body, Body::Recv(_)) || shown_at_send.contains(&index) {
+            continue;
+        }
         let Some(h) = index_of(&e.host) else { continue };
         let time = fmt_time(e.t_us);
         let line = match &e.body {
             Body::Send(s) => {
                 let to = host_of_addr(&s.dst).unwrap_or(h);
                 let label = segment_label(s, opts.absolute);
-                let arrow = arrow_line(h, to, col, n, &label, false);
-                let mut text = pal.for_flags(&s.flags, &arrow);
+                let drop_reason = lost.get(&index).map(|&d| match &trace.events[d].body {
+                    Body::Drop(dropped) => dropped.reason.as_deref().unwrap_or("lost"),
+                    _ => "lost",
+                });
+                let mut text = match drop_reason {
+                    Some(reason) => {
+                        let label = format!("{label} — {reason}");
+                        pal.paint("1;31", &arrow_line(h, to, col, n, &label, true))
+                    }
+                    None => pal.for_flags(&s.flags, &arrow_line(h, to, col, n, &label, false)),
+                };
                 if opts.options && !s.options.is_empty() {
                     let _ = write!(
                         text,
@@ -220,19 +238,32 @@ fn arrow_line(from: usize, to: usize, col: usize, n: usize, label: &str, lost: b
         cells[a] = '◀';
     }
     let label: Vec<char> = format!(" {label} ").chars().collect();
-    let span = b - a;
-    if label.len() + 2 <= span {
-        let start = a + (span - label.len()) / 2;
-        for (i, ch) in label.iter().enumerate() {
-            cells[start + i] = *ch;
+    let start = if lost {
+        // Beside the cross, in the half the segment never crossed: the label must not
+        // hide the ✗.
+        let stop = (a + b) / 2;
+        if from < to {
+            (b - stop >= label.len()).then_some(stop + 1)
+        } else {
+            (stop - a >= label.len()).then(|| stop - label.len())
         }
-        cells.iter().collect::<String>().trim_end().to_string()
     } else {
-        format!(
+        let span = b - a;
+        (label.len() + 2 <= span).then(|| a + (span - label.len()) / 2)
+    };
+    match start {
+        Some(start) => {
+            for (i, ch) in label.iter().enumerate() {
+                cells[start + i] = *ch;
+            }
+            cells.iter().collect::<String>().trim_end().to_string()
+        }
+        // Too long for the room on the arrow: after it.
+        None => format!(
             "{} {}",
             cells.iter().collect::<String>().trim_end(),
             label.iter().collect::<String>().trim()
-        )
+        ),
     }
 }
 

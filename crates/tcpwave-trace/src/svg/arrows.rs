@@ -131,6 +131,15 @@ pub fn build(
     arrows
 }
 
+/// The segments lost on their way: send event index -> drop event index, paired as the
+/// diagram pairs them (a duplicated segment's second copy is not its send's).
+pub fn lost_sends(trace: &Trace) -> HashMap<usize, usize> {
+    build(trace, trace.events.len(), &|_| None, &|_| None)
+        .into_iter()
+        .filter_map(|arrow| Some((arrow.send?, arrow.drop?)))
+        .collect()
+}
+
 /// Marks retransmissions and keepalive probes, per sender and direction.
 fn classify(trace: &Trace, arrows: &mut [Arrow]) {
     #[derive(Default)]
