@@ -94,3 +94,48 @@ fn without_time_wait_a_reconnect_hits_the_stale_last_ack() {
     // With TIME_WAIT the retransmitted FIN is answered from TIME_WAIT.
     assert_eq!(path(&t, "server").last().unwrap(), "LAST_ACK>CLOSED");
 }
+
+#[test]
+fn the_old_duplicate_scenario_says_which_protections_it_turns_off() {
+    // It sets isn_clock=0 and tcp_timestamps=0 so that the old segment gets in; the drawn
+    // description says so, and how to see Linux's defaults protect the new incarnation.
+    let t = run("time-wait-old-duplicate");
+    let d = &t.description;
+    assert!(
+        d.contains("isn_clock=0") && d.contains("tcp_timestamps=0"),
+        "{d}"
+    );
+    assert!(
+        d.contains("--set isn_clock=1 --set tcp_timestamps=1"),
+        "{d}"
+    );
+    // The SVG's subtitle shows about 240 characters at four hosts.
+    assert!(
+        d.chars().count() <= 240,
+        "{} characters: {d}",
+        d.chars().count()
+    );
+    let svg = tcpwave_trace::svg::render(&t, &Default::default());
+    assert!(
+        svg.contains("tcp_timestamps=1)"),
+        "the whole description is drawn"
+    );
+
+    let protected = run_with(
+        "time-wait-old-duplicate",
+        &["isn_clock=1", "tcp_timestamps=1"],
+    );
+    assert!(
+        protected.description.contains("Linux defaults"),
+        "{}",
+        protected.description
+    );
+    for settings in [&["isn_clock=1"][..], &["isn_clock=1", "tcp_timestamps=1"]] {
+        let seen = saw(&run_with("time-wait-old-duplicate", settings));
+        assert!(
+            seen.iter()
+                .any(|s| s.starts_with("client-no-tw:") && s.contains("\"new-1|new-2|new-3|\"")),
+            "{settings:?}: {seen:?}"
+        );
+    }
+}
