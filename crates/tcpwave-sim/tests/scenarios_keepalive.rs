@@ -217,7 +217,9 @@ fn a_half_open_connection_gives_up_after_tcp_synack_retries() {
         !app_saw(&t, "server2", "error"),
         "never accepted: nobody to tell"
     );
-    assert_eq!(counter(&t, "server2", "AttemptFails"), 1);
+    // Linux's request sock is dropped by reqsk_timer_handler without a MIB count: only a
+    // full socket (tcp_done) or an embryonic reset counts AttemptFails.
+    assert_eq!(counter(&t, "server2", "AttemptFails"), 0);
 }
 
 #[test]

@@ -64,6 +64,10 @@ pub struct Config {
     pub initial_cwnd_segments: u32,
     /// `net.core.somaxconn`: cap on a listener's backlog.
     pub somaxconn: u32,
+    /// `net.ipv4.tcp_abort_on_overflow`: the handshake's ACK that finds the accept queue
+    /// full resets the half-open connection (true) instead of being dropped so that the
+    /// SYN-ACK is resent and the client tries again (false, Linux's default).
+    pub tcp_abort_on_overflow: bool,
     /// `net.ipv4.tcp_challenge_ack_limit`: challenge ACKs per second, endpoint-wide
     /// (RFC 5961 §7). [`CHALLENGE_ACK_UNLIMITED`] (Linux `INT_MAX`, the default since
     /// Linux 6.0) turns this limit off: Linux then relies on the per-socket
@@ -116,6 +120,7 @@ impl Default for Config {
             mss: 1460,
             initial_cwnd_segments: 10,
             somaxconn: 4096,
+            tcp_abort_on_overflow: false,
             // Linux 6.0, "tcp: make global challenge ack rate limitation per net-ns and
             // default disabled": tcp_sk_init sets INT_MAX (it was 1000 since 4.7).
             tcp_challenge_ack_limit: CHALLENGE_ACK_UNLIMITED,
@@ -258,6 +263,10 @@ pub const KNOBS: &[KnobInfo] = &[
     KnobInfo {
         name: "somaxconn",
         help: "cap on listen backlog",
+    },
+    KnobInfo {
+        name: "tcp_abort_on_overflow",
+        help: "1: reset a handshake whose ACK finds the accept queue full (0: drop the ACK)",
     },
     KnobInfo {
         name: "tcp_challenge_ack_limit",
@@ -439,6 +448,7 @@ impl Config {
             }
             "initial_cwnd_segments" => self.initial_cwnd_segments = self.positive(name, value)?,
             "somaxconn" => self.somaxconn = self.positive(name, value)?,
+            "tcp_abort_on_overflow" => self.tcp_abort_on_overflow = parse_bool(name, value)?,
             "tcp_challenge_ack_limit" => self.tcp_challenge_ack_limit = count(value)?,
             "tcp_invalid_ratelimit_ms" => self.tcp_invalid_ratelimit = ms(value)?,
             "isn_clock" => self.isn_clock = parse_bool(name, value)?,

@@ -9,8 +9,9 @@ pub struct Counters {
     pub ActiveOpens: u64,
     /// Tcp: PassiveOpens — a listener created a connection from a SYN.
     pub PassiveOpens: u64,
-    /// Tcp: AttemptFails — a connection in SYN_SENT/SYN_RECEIVED failed (for a passive
-    /// SYN-RECEIVED, a reset by an RST or SYN in its window: Linux `tcp_check_req`).
+    /// Tcp: AttemptFails — a connection in SYN_SENT (or a simultaneous open's
+    /// SYN_RECEIVED) failed; a passive SYN-RECEIVED counts only when an RST or SYN in its
+    /// window resets it (Linux `tcp_check_req`), not when its SYN-ACKs run out.
     pub AttemptFails: u64,
     /// Tcp: EstabResets — an ESTABLISHED or CLOSE_WAIT connection was reset.
     pub EstabResets: u64,

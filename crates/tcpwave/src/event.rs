@@ -44,6 +44,9 @@ pub enum Reason {
     TimeWaitSkipped,
     /// A new SYN reused a TIME_WAIT tuple (RFC 6191), or a connect() reused it (tcp_tw_reuse).
     TimeWaitReused,
+    /// The handshake's ACK found the listener's accept queue full and
+    /// `tcp_abort_on_overflow` is set: the half-open connection was reset.
+    AcceptQueueFull,
 }
 
 impl Reason {
@@ -67,6 +70,7 @@ impl Reason {
             Reason::DataAfterClose => "data after close()",
             Reason::TimeWaitSkipped => "no TIME_WAIT",
             Reason::TimeWaitReused => "TIME_WAIT reused",
+            Reason::AcceptQueueFull => "accept queue full",
         }
     }
 }

@@ -548,3 +548,86 @@ fn connection_reset_in_the_accept_queue_reports_its_error_at_accept() {
         }]
     );
 }
+
+/// A listener with backlog 2 whose accept queue holds three children (full: 3 > 2), and a
+/// fourth peer whose SYN was answered before the queue filled: its half-open connection
+/// and our ISS for it (a SYN arriving with the accept queue full is dropped).
+fn full_accept_queue_and_a_half_open_peer(cfg: tcpwave::Config) -> (T, SocketAddrV4, SeqNumber) {
+    let mut t = T::new(cfg);
+    t.ep.listen(t.now, t.ours, 2).unwrap();
+    let [a, b, c, d] = [50_001, 50_002, 50_003, 50_004].map(peer_at);
+    for p in [a, b] {
+        let iss = handshake_syn(&mut t, p);
+        handshake_ack(&mut t, p, iss);
+    }
+    let iss_c = handshake_syn(&mut t, c);
+    let iss_d = handshake_syn(&mut t, d);
+    handshake_ack(&mut t, c, iss_c);
+    for p in [a, b, c] {
+        assert_eq!(state_of(&t, p), Some(State::Established));
+    }
+    t.events();
+    (t, d, iss_d)
+}
+
+#[test]
+fn with_the_accept_queue_full_segments_that_fail_the_request_checks_are_answered_as_usual() {
+    // Linux tcp_check_req reaches `syn_recv_sock` (where the full accept queue drops the
+    // ACK: ListenOverflows) only after the ACK-number, PAWS/window and RST/SYN checks: a
+    // segment failing those gets the answer it would get with room in the queue.
+    let (mut t, p, iss) = full_accept_queue_and_a_half_open_peer(config());
+    // An ACK number other than ISS + 1: the listener's RST <SEQ=SEG.ACK>.
+    t.send_from(p, t.ours, ack(PEER_ISS + 1u32, iss + 1000u32));
+    let (_, dst, seg) = t.poll().expect("RST for the bad ACK number");
+    assert_eq!((dst, seg.flags, seg.seq), (p, TcpFlags::RST, iss + 1000u32));
+    // The right ACK number but far outside our window: a plain ACK, not an overflow.
+    t.send_from(p, t.ours, ack(PEER_ISS + 1_000_000u32, iss + 1u32));
+    let (_, dst, seg) = t.poll().expect("ACK for the out-of-window segment");
+    assert_eq!((dst, seg.flags), (p, TcpFlags::ACK));
+    recv_nothing!(t);
+    assert_eq!(t.ep.counters().ListenOverflows, 0);
+    assert_eq!(t.ep.counters().ListenDrops, 0);
+    // The real handshake ACK passes every check and finds no room: dropped, counted.
+    handshake_ack(&mut t, p, iss);
+    recv_nothing!(t);
+    assert_eq!(t.ep.counters().ListenOverflows, 1);
+    assert_eq!(t.ep.counters().ListenDrops, 1);
+    assert_eq!(state_of(&t, p), Some(State::SynReceived));
+}
+
+#[test]
+fn tcp_abort_on_overflow_resets_the_half_open_connection_whose_ack_finds_no_room() {
+    // Linux tcp_check_req, `listen_overflow:` with net.ipv4.tcp_abort_on_overflow = 1 falls
+    // through to `embryonic_reset:`: tcp_v4_send_reset answers the ACK with <SEQ=SEG.ACK>
+    // <CTL=RST> and the request leaves the SYN queue (EmbryonicRsts). AttemptFails is not
+    // counted on this path (only before `goto embryonic_reset` for an RST or SYN).
+    let cfg = tcpwave::Config {
+        tcp_abort_on_overflow: true,
+        ..config()
+    };
+    let (mut t, p, iss) = full_accept_queue_and_a_half_open_peer(cfg);
+    handshake_ack(&mut t, p, iss);
+    let (_, dst, seg) = t.poll().expect("RST for the handshake ACK");
+    assert_eq!((dst, seg.flags, seg.seq), (p, TcpFlags::RST, iss + 1u32));
+    recv_nothing!(t);
+    let c = t.ep.counters();
+    assert_eq!((c.ListenOverflows, c.ListenDrops), (1, 1));
+    assert_eq!((c.EmbryonicRsts, c.AttemptFails), (1, 0));
+    assert_eq!(state_of(&t, p), None, "the half-open connection is gone");
+    assert!(t.events().iter().any(|e| matches!(
+        e,
+        Event::StateChanged {
+            reason: Reason::AcceptQueueFull,
+            ..
+        }
+    )));
+    // The accept queue is still full: a new SYN is dropped (ListenDrops), as before.
+    t.send_from(peer_at(50_005), t.ours, syn(PEER_ISS).opts(mss_only(1460)));
+    recv_nothing!(t);
+    assert_eq!(t.ep.counters().ListenDrops, 2);
+    // And the knob is a sysctl like the others.
+    let mut cfg = tcpwave::Config::default();
+    cfg.set("tcp_abort_on_overflow", "1").unwrap();
+    assert!(cfg.tcp_abort_on_overflow);
+    assert!(cfg.set("tcp_abort_on_overflow", "yes please").is_err());
+}

@@ -23,11 +23,14 @@ const PAWS_IDLE_LIMIT_SECS: u64 = 24 * 24 * 3600;
 impl Conn {
     /// Process one segment addressed to this connection. Returns a reset to send
     /// outside the connection's sequence space, if the RFC calls for one.
+    /// `accept_queue_full`: this is a listener's half-open connection and the listener's
+    /// accept queue has no room for it (see [`Conn::listen_overflow`]).
     pub(crate) fn on_segment(
         &mut self,
         ctx: &mut Ctx<'_>,
         seg: &TcpRepr,
         payload: &[u8],
+        accept_queue_full: bool,
     ) -> Option<ResetReply> {
         match self.state {
             State::SynSent => return self.on_segment_syn_sent(ctx, seg),
@@ -88,6 +91,9 @@ impl Conn {
         }
         if self.state == State::SynReceived {
             if self.snd_una < seg.ack && seg.ack <= self.snd_nxt {
+                if accept_queue_full && self.is_request_sock() {
+                    return self.listen_overflow(ctx, seg, payload.len());
+                }
                 self.complete_passive_open(ctx, seg);
             } else {
                 return Some(ResetReply {
@@ -111,7 +117,7 @@ impl Conn {
     /// A passive open still in SYN-RECEIVED: Linux keeps it as a request sock and checks
     /// its segments in `tcp_check_req` (net/ipv4/tcp_minisocks.c), not in
     /// `tcp_validate_incoming` as it does for full sockets, such as a simultaneous open's.
-    fn is_request_sock(&self) -> bool {
+    pub(crate) fn is_request_sock(&self) -> bool {
         self.state == State::SynReceived && !self.active_open
     }
 
@@ -162,7 +168,13 @@ impl Conn {
             return Err(None);
         }
         if seg.flags.rst() || (seg.flags.syn() && seg.seq != self.irs) {
-            return Err(self.embryonic_reset(ctx, seg, payload_len));
+            ctx.counters.AttemptFails += 1;
+            let reason = if seg.flags.rst() {
+                Reason::RcvRst
+            } else {
+                Reason::RcvSyn
+            };
+            return Err(self.embryonic_reset(ctx, seg, payload_len, reason));
         }
         Ok(())
     }
@@ -200,6 +212,40 @@ impl Conn {
         self.set_timer(TimerKind::Retransmit, ctx.now + self.rtt.current(ctx.cfg));
     }
 
+    /// The handshake's ACK passed every check but the listener's accept queue is full.
+    /// Linux `tcp_check_req`, "OK, ACK is valid, create big socket": `syn_recv_sock`
+    /// (`tcp_v4_syn_recv_sock`) finds `sk_acceptq_is_full` and goes to `exit_overflow`
+    /// (ListenOverflows, then ListenDrops at `exit`), and back in `tcp_check_req`:
+    ///
+    /// ```c
+    /// listen_overflow:
+    ///         if (!READ_ONCE(sock_net(sk)->ipv4.sysctl_tcp_abort_on_overflow)) {
+    ///                 inet_rsk(req)->acked = 1;
+    ///                 return NULL;
+    ///         }
+    /// embryonic_reset: ...
+    /// ```
+    ///
+    /// By default the ACK is dropped and the connection stays half-open: its SYN-ACK is
+    /// resent when the timer fires and the client's next ACK may find room. With
+    /// `tcp_abort_on_overflow` the request is reset as for an RST or SYN in its window.
+    /// Only a segment that would complete the handshake gets here: one that fails the
+    /// request checks is answered as they say whatever the queue holds.
+    #[cold]
+    fn listen_overflow(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        seg: &TcpRepr,
+        payload_len: usize,
+    ) -> Option<ResetReply> {
+        ctx.counters.ListenOverflows += 1;
+        ctx.counters.ListenDrops += 1;
+        if ctx.cfg.tcp_abort_on_overflow {
+            return self.embryonic_reset(ctx, seg, payload_len, Reason::AcceptQueueFull);
+        }
+        None
+    }
+
     /// An RST or SYN in a request sock's window: the half-open connection is dropped from
     /// the SYN queue and freed, with a reset for the SYN. Linux `tcp_check_req`:
     ///
@@ -220,20 +266,17 @@ impl Conn {
     ///                         __NET_INC_STATS(sock_net(sk), LINUX_MIB_EMBRYONICRSTS);
     /// ```
     ///
-    /// `send_reset` is `tcp_v4_send_reset` ([`ResetReply::answering`]); AttemptFails is
-    /// counted by `fail`, as for every connection that fails in SYN-RECEIVED.
+    /// `send_reset` is `tcp_v4_send_reset` ([`ResetReply::answering`]). The RST/SYN
+    /// caller counts AttemptFails first, as Linux does before `goto embryonic_reset`; an
+    /// accept queue overflow (`listen_overflow`) gets here without it.
     #[cold]
     fn embryonic_reset(
         &mut self,
         ctx: &mut Ctx<'_>,
         seg: &TcpRepr,
         payload_len: usize,
+        reason: Reason,
     ) -> Option<ResetReply> {
-        let reason = if seg.flags.rst() {
-            Reason::RcvRst
-        } else {
-            Reason::RcvSyn
-        };
         self.fail(ctx, Error::ConnectionRefused, reason);
         ctx.counters.EmbryonicRsts += 1;
         ResetReply::answering(seg, payload_len)

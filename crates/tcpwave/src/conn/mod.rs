@@ -337,7 +337,14 @@ impl Conn {
         if matches!(self.state, State::Established | State::CloseWait) {
             ctx.counters.EstabResets += 1;
         }
-        if matches!(self.state, State::SynSent | State::SynReceived) {
+        // Linux counts AttemptFails in tcp_done for a full socket in SYN_SENT or SYN_RECV
+        // (a simultaneous open). A passive open's request sock never gets there: it counts
+        // only when an RST or SYN in its window resets it (`Conn::embryonic_reset`), not
+        // when its SYN-ACKs run out (reqsk_timer_handler just drops it) nor on an accept
+        // queue overflow.
+        if self.state == State::SynSent
+            || (self.state == State::SynReceived && !self.is_request_sock())
+        {
             ctx.counters.AttemptFails += 1;
         }
         self.error = Some(error);

@@ -300,20 +300,16 @@ impl Endpoint {
             return;
         };
         let before = conn.state;
-        if before == State::SynReceived && !seg.flags.syn() && seg.flags.ack() && !seg.flags.rst() {
-            if let Some(lid) = conn.listener {
-                if self.accept_queue_full(lid.0) {
-                    // Linux `tcp_check_req` → `tcp_v4_syn_recv_sock`: the accept queue is
-                    // full, so the handshake's ACK is dropped (exit_overflow:
-                    // ListenOverflows, then ListenDrops); the SYN-ACK will be retransmitted.
-                    self.counters.ListenOverflows += 1;
-                    self.counters.ListenDrops += 1;
-                    return;
-                }
-            }
-        }
+        // Only a half-open connection of a listener asks (once its segment has passed the
+        // request checks, `Conn::listen_overflow`); never on an established one's path.
+        let accept_queue_full = before == State::SynReceived
+            && conn
+                .listener
+                .is_some_and(|lid| self.accept_queue_full(lid.0));
         let reply = self
-            .with_conn(h, |conn, ctx| conn.on_segment(ctx, seg, payload))
+            .with_conn(h, |conn, ctx| {
+                conn.on_segment(ctx, seg, payload, accept_queue_full)
+            })
             .flatten();
         if let Some(reply) = reply {
             let tuple = self.conns.get(h).map(|c| c.tuple);
