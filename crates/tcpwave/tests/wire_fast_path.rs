@@ -4,6 +4,9 @@
 //! malformed input, byte-for-byte the same output. And TCP checksum offload
 //! ([`TcpChecksum::Offloaded`]) in both directions.
 
+mod support;
+use support::data_segment;
+
 use core::net::Ipv4Addr;
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -317,22 +320,6 @@ proptest! {
             }
             other => prop_assert_eq!(offloaded, other),
         }
-    }
-}
-
-fn data_segment() -> TcpRepr {
-    TcpRepr {
-        src_port: 5_000,
-        dst_port: 80,
-        seq: SeqNumber(1_000),
-        ack: SeqNumber(2_000),
-        flags: TcpFlags::ACK | TcpFlags::PSH,
-        window: 1_024,
-        options: TcpOptions {
-            timestamps: Some((7, 9)),
-            ..TcpOptions::default()
-        },
-        ..TcpRepr::default()
     }
 }
 

@@ -3,33 +3,19 @@
 //! Each test starts from a valid packet emitted by `emit_ipv4_tcp`, breaks one thing, and
 //! repairs the checksums that would otherwise hide the fault it is about.
 
+mod support;
+use support::data_segment;
+
 use core::net::Ipv4Addr;
 use tcpwave::wire::{
-    emit_ipv4_tcp, ipv4_tcp_len, parse_ipv4_tcp, parse_options, Ipv4Packet, TcpFlags, TcpOptions,
-    TcpPacket, TcpRepr, WireError,
+    emit_ipv4_tcp, ipv4_tcp_len, parse_ipv4_tcp, parse_options, Ipv4Packet, TcpOptions, TcpPacket,
+    TcpRepr, WireError,
 };
-use tcpwave::SeqNumber;
 
 const SRC: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 const DST: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
 /// Offset of the TCP header in a packet built here (no IP options).
 const TCP_AT: usize = 20;
-
-fn data_segment() -> TcpRepr {
-    TcpRepr {
-        src_port: 5_000,
-        dst_port: 80,
-        seq: SeqNumber(1_000),
-        ack: SeqNumber(2_000),
-        flags: TcpFlags::ACK | TcpFlags::PSH,
-        window: 1_024,
-        options: TcpOptions {
-            timestamps: Some((7, 9)),
-            ..TcpOptions::default()
-        },
-        ..TcpRepr::default()
-    }
-}
 
 /// A valid IPv4+TCP packet with an 8-byte payload.
 fn valid_packet() -> Vec<u8> {

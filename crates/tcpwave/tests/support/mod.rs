@@ -28,6 +28,23 @@ pub use tcpwave::{
     SeqNumber, Shutdown, SockOpt, State,
 };
 
+/// A data segment (ACK|PSH, timestamps) for the wire-format tests to emit and parse.
+pub fn data_segment() -> TcpRepr {
+    TcpRepr {
+        src_port: 5_000,
+        dst_port: 80,
+        seq: SeqNumber(1_000),
+        ack: SeqNumber(2_000),
+        flags: TcpFlags::ACK | TcpFlags::PSH,
+        window: 1_024,
+        options: TcpOptions {
+            timestamps: Some((7, 9)),
+            ..TcpOptions::default()
+        },
+        ..TcpRepr::default()
+    }
+}
+
 /// Our address (the endpoint under test).
 pub const OUR_ADDR: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 /// The peer's address.
