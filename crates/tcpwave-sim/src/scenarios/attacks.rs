@@ -66,7 +66,12 @@ pub fn abortive_close(opts: &RunOptions) -> Result<Trace, ScenarioError> {
         "server",
         SERVER,
         cfg.clone(),
-        Some(reply_server_closing_for(CLIENT2)),
+        Some(reply_server_closing_first(
+            PORT,
+            REPLY,
+            OnEof::Close,
+            &[CLIENT2],
+        )),
     );
     sim.add_host(
         "client2",
@@ -79,38 +84,6 @@ pub fn abortive_close(opts: &RunOptions) -> Result<Trace, ScenarioError> {
     set_options(&mut sim, client, tcpwave::Instant::ZERO, linger_zero);
     sim.run_until(secs(120))?;
     Ok(sim.finish())
-}
-
-/// Replies to each request; closes right after the reply for `closes_first`, else on EOF.
-fn reply_server_closing_for(closes_first: Ipv4Addr) -> Box<dyn App> {
-    let mut listener = None;
-    app(move |ctx, input| match input {
-        Input::Start => listener = ctx.listen(PORT, 128).ok(),
-        Input::Event(Event::Acceptable { .. }) => {
-            if let Some(l) = listener {
-                ctx.accept_all(l);
-            }
-        }
-        Input::Event(Event::Readable { conn } | Event::PeerClosed { conn }) => {
-            if !ctx.connections().contains(&conn) {
-                return;
-            }
-            let Ok((data, eof)) = ctx.recv(conn) else {
-                return;
-            };
-            let first = ctx
-                .endpoint()
-                .tuple(conn)
-                .is_some_and(|t| t.remote_addr == closes_first);
-            if !data.is_empty() {
-                let _ = ctx.send(conn, REPLY);
-            }
-            if eof || (first && !data.is_empty()) {
-                ctx.close(conn);
-            }
-        }
-        _ => {}
-    })
 }
 
 /// A client that sends its request and closes at 1 s, having read what arrived or not.

@@ -61,6 +61,18 @@ pub enum OnEof {
 
 /// A server that replies `reply` to every chunk it reads and closes (or not) on EOF.
 pub fn reply_server(port: u16, reply: &'static [u8], on_eof: OnEof) -> Box<dyn App> {
+    reply_server_closing_first(port, reply, on_eof, &[])
+}
+
+/// [`reply_server`], except that for a client whose address is in `closes_first` it closes
+/// right after its reply, before the client's FIN: the server is the active closer there
+/// and holds the TIME_WAIT.
+pub fn reply_server_closing_first(
+    port: u16,
+    reply: &'static [u8],
+    on_eof: OnEof,
+    closes_first: &'static [Ipv4Addr],
+) -> Box<dyn App> {
     let mut listener = None;
     app(move |ctx, input| match input {
         Input::Start => listener = ctx.listen(port, 128).ok(),
@@ -73,10 +85,17 @@ pub fn reply_server(port: u16, reply: &'static [u8], on_eof: OnEof) -> Box<dyn A
             let Ok((data, eof)) = ctx.recv(conn) else {
                 return;
             };
+            let first = !closes_first.is_empty()
+                && ctx
+                    .endpoint()
+                    .tuple(conn)
+                    .is_some_and(|t| closes_first.contains(&t.remote_addr));
             if !data.is_empty() && !reply.is_empty() {
                 let _ = ctx.send(conn, reply);
             }
-            if eof && on_eof == OnEof::Close {
+            if first && !data.is_empty() {
+                ctx.close(conn);
+            } else if eof && !first && on_eof == OnEof::Close {
                 ctx.close(conn);
             }
         }

@@ -24,39 +24,6 @@ type HostSpec = (&'static str, &'static str, Ipv4Addr, Config, Box<dyn App>);
 /// The fixed port the RFC 6191 clients reconnect from.
 const CLIENT_PORT: u16 = 40000;
 
-/// The server answers each request; it closes first for the clients that reconnect
-/// into its TIME_WAIT (`closes_first`), and after the client's FIN for the others.
-fn server(closes_first: &'static [Ipv4Addr]) -> Box<dyn App> {
-    let mut listener = None;
-    app(move |ctx, input| match input {
-        Input::Start => listener = ctx.listen(PORT, 128).ok(),
-        Input::Event(Event::Acceptable { .. }) => {
-            if let Some(l) = listener {
-                ctx.accept_all(l);
-            }
-        }
-        Input::Event(Event::Readable { conn } | Event::PeerClosed { conn }) => {
-            let Ok((data, eof)) = ctx.recv(conn) else {
-                return;
-            };
-            let first = ctx
-                .endpoint()
-                .tuple(conn)
-                .is_some_and(|t| closes_first.contains(&t.remote_addr));
-            if !data.is_empty() {
-                let _ = ctx.send(conn, REPLY);
-                if first {
-                    ctx.close(conn);
-                }
-            }
-            if eof && !first {
-                ctx.close(conn);
-            }
-        }
-        _ => {}
-    })
-}
-
 /// Connects from `port` (0: ephemeral) at start and again at each of `retries`,
 /// sending a request each time and closing once the reply (or EOF) is in.
 fn client(port: u16, retries: &'static [u64]) -> Box<dyn App> {
@@ -126,7 +93,12 @@ pub fn time_wait_reuse(opts: &RunOptions) -> Result<Trace, ScenarioError> {
         "server (closes first for the RFC 6191 clients)",
         SERVER,
         base.clone(),
-        Some(server(CLOSES_FIRST)),
+        Some(reply_server_closing_first(
+            PORT,
+            REPLY,
+            OnEof::Close,
+            CLOSES_FIRST,
+        )),
     );
     let with = |changes: &[(&str, &str)]| -> Result<Config, ScenarioError> {
         let mut cfg = Config::default();
