@@ -361,18 +361,16 @@ impl Endpoint {
 
     /// Run every timer that is due at `now`.
     ///
-    /// Each timer armed when the call starts fires at most once: a connection whose timer
-    /// re-arms itself at `now` (which a valid configuration never does) is left for the
-    /// next call, with `poll_timeout` saying `now`, so one call always returns and a
-    /// driver's step cap can see the loop.
+    /// At most as many expiries run as timers were armed when the call started: a
+    /// connection whose timer re-arms itself at `now` (which a valid configuration never
+    /// does) is left for the next call, with `poll_timeout` saying `now`, so one call
+    /// always returns and a driver's step cap can see the loop.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.advance(now);
-        let mut expiries_left = self.wheel.len();
-        while expiries_left > 0 {
+        for _ in 0..self.wheel.len() {
             let Some((h, _)) = self.wheel.pop_expired(now) else {
                 break;
             };
-            expiries_left -= 1;
             let Some(conn) = self.conns.get_mut(h) else {
                 continue;
             };
