@@ -42,6 +42,33 @@ fn three_way_handshake_is_syn_synack_ack_with_options_negotiated() {
     assert_eq!(final_state(&t, "server"), ["ESTABLISHED"]);
 }
 
+/// The states of an ordinary close, the client closing first: the same whether the
+/// server's ACK of the FIN travels alone (four-way-close), on its FIN
+/// (three-segment-close) or the final ACK is lost on the way (lost-final-ack).
+fn assert_active_and_passive_close_paths(t: &tcpwave_trace::Trace) {
+    assert_eq!(
+        path(t, "client"),
+        [
+            "CLOSED>SYN_SENT",
+            "SYN_SENT>ESTABLISHED",
+            "ESTABLISHED>FIN_WAIT_1",
+            "FIN_WAIT_1>FIN_WAIT_2",
+            "FIN_WAIT_2>TIME_WAIT",
+            "TIME_WAIT>CLOSED"
+        ]
+    );
+    assert_eq!(
+        path(t, "server"),
+        [
+            "LISTEN>SYN_RECEIVED",
+            "SYN_RECEIVED>ESTABLISHED",
+            "ESTABLISHED>CLOSE_WAIT",
+            "CLOSE_WAIT>LAST_ACK",
+            "LAST_ACK>CLOSED"
+        ]
+    );
+}
+
 #[test]
 fn four_way_close_fin_ack_fin_ack_and_sixty_seconds_of_time_wait() {
     let t = run("four-way-close");
@@ -63,27 +90,7 @@ fn four_way_close_fin_ack_fin_ack_and_sixty_seconds_of_time_wait() {
             seg("client", "A", 20, 27, 0),
         ]
     );
-    assert_eq!(
-        path(&t, "client"),
-        [
-            "CLOSED>SYN_SENT",
-            "SYN_SENT>ESTABLISHED",
-            "ESTABLISHED>FIN_WAIT_1",
-            "FIN_WAIT_1>FIN_WAIT_2",
-            "FIN_WAIT_2>TIME_WAIT",
-            "TIME_WAIT>CLOSED"
-        ]
-    );
-    assert_eq!(
-        path(&t, "server"),
-        [
-            "LISTEN>SYN_RECEIVED",
-            "SYN_RECEIVED>ESTABLISHED",
-            "ESTABLISHED>CLOSE_WAIT",
-            "CLOSE_WAIT>LAST_ACK",
-            "LAST_ACK>CLOSED"
-        ]
-    );
+    assert_active_and_passive_close_paths(&t);
     let tw = times_of(&t, "client", "TIME_WAIT")[0];
     let closed = *times_of(&t, "client", "CLOSED").last().unwrap();
     assert_eq!(
@@ -99,6 +106,46 @@ fn four_way_close_fin_ack_fin_ack_and_sixty_seconds_of_time_wait() {
         1,
         "the server read end of file: {:?}",
         saw(&t)
+    );
+    // CLOSE_WAIT: Linux delays the ACK of the FIN by 40 ms (pingpong mode); the
+    // application closes 100 ms after it read EOF.
+    let close_wait = times_of(&t, "server", "CLOSE_WAIT")[0];
+    let server_sent: Vec<u64> = t
+        .sent()
+        .filter(|(e, _)| e.host == "server")
+        .map(|(e, _)| e.t_us)
+        .collect();
+    let n = server_sent.len();
+    assert_eq!(
+        server_sent[n - 2] - close_wait,
+        40 * MS,
+        "the ACK of the FIN"
+    );
+    assert_eq!(
+        server_sent[n - 1] - close_wait,
+        100 * MS,
+        "the server's FIN"
+    );
+}
+
+#[test]
+fn three_segment_close_when_the_server_closes_at_once() {
+    let t = run("three-segment-close");
+    let segs = sent(&t);
+    assert_eq!(
+        segs[7..],
+        [
+            seg("client", "FA", 19, 26, 0),
+            // The ACK of the client's FIN rides on the server's FIN.
+            seg("server", "FA", 26, 20, 0),
+            seg("client", "A", 20, 27, 0),
+        ]
+    );
+    assert_active_and_passive_close_paths(&t);
+    // FIN_WAIT_2 lasts no time: one segment acknowledges our FIN and carries theirs.
+    assert_eq!(
+        times_of(&t, "client", "FIN_WAIT_2"),
+        times_of(&t, "client", "TIME_WAIT")
     );
 }
 
@@ -125,27 +172,7 @@ fn half_close_keeps_data_flowing_from_close_wait_to_fin_wait_2() {
     );
     assert_eq!(chunks[0].2, 1);
     assert_eq!(chunks[1].2, 1 + chunks[0].4);
-    assert_eq!(
-        path(&t, "client"),
-        [
-            "CLOSED>SYN_SENT",
-            "SYN_SENT>ESTABLISHED",
-            "ESTABLISHED>FIN_WAIT_1",
-            "FIN_WAIT_1>FIN_WAIT_2",
-            "FIN_WAIT_2>TIME_WAIT",
-            "TIME_WAIT>CLOSED"
-        ]
-    );
-    assert_eq!(
-        path(&t, "server"),
-        [
-            "LISTEN>SYN_RECEIVED",
-            "SYN_RECEIVED>ESTABLISHED",
-            "ESTABLISHED>CLOSE_WAIT",
-            "CLOSE_WAIT>LAST_ACK",
-            "LAST_ACK>CLOSED"
-        ]
-    );
+    assert_active_and_passive_close_paths(&t);
     // Every chunk was sent while the server was in CLOSE_WAIT and received while the
     // client was in FIN_WAIT_2.
     let fw2 = times_of(&t, "client", "FIN_WAIT_2")[0];

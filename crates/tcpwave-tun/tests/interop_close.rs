@@ -257,3 +257,75 @@ fn engine_aborts_kernel_application_gets_econnreset() {
     }
     assert!(lab.stack().counters().OutRsts >= 2);
 }
+
+/// The segments of one connection (by the engine's local port), in order, from a
+/// subscription that asked for segments.
+fn segments_of(rx: &mpsc::Receiver<Trace>, local_port: u16) -> Vec<tcpwave_tun::SegmentTrace> {
+    rx.try_iter()
+        .filter_map(|t| match t {
+            Trace::Segment(s) if !s.dropped => Some(s),
+            _ => None,
+        })
+        .filter(|s| s.tcp.src_port == local_port || s.tcp.dst_port == local_port)
+        .collect()
+}
+
+#[test]
+fn kernel_delays_the_ack_of_a_fin_in_close_wait_as_the_engine_does() {
+    // Linux tcp_fin: ESTABLISHED -> CLOSE_WAIT enters pingpong mode, so after data the ACK
+    // of the FIN waits for the delayed-ACK timer (40 ms, TCP_ATO_MIN) — the behaviour the
+    // engine models (conn/receive.rs `receive_fin`, docs/scenarios.md four-way-close).
+    let Some(lab) = lab(
+        "kernel_delays_the_ack_of_a_fin_in_close_wait_as_the_engine_does",
+        default_cfg(),
+    ) else {
+        return;
+    };
+    let trace = lab.stack().subscribe(true);
+    let listener = kernel_listener(&lab, 9005);
+    let kernel = std::thread::spawn(move || {
+        let (s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let got = read_all(&s, Duration::from_secs(10)).unwrap();
+        // The application answers the EOF late: the delayed ACK must go alone first.
+        std::thread::sleep(Duration::from_millis(300));
+        got
+    });
+    let mut stream = connect(&lab, 9005);
+    let local = stream.local_addr().unwrap();
+    stream.write_all(b"bye").unwrap();
+    drop(stream);
+    assert_eq!(kernel.join().unwrap(), b"bye");
+    assert!(eventually(Duration::from_secs(5), || {
+        engine_state(&lab, local) == Some(State::TimeWait)
+    }));
+    let segs = segments_of(&trace, local.port());
+    let fin = segs
+        .iter()
+        .position(|s| s.direction == tcpwave_tun::Direction::Out && s.tcp.flags.fin())
+        .expect("the engine sent its FIN");
+    // Replies that acknowledge our FIN (the quick ACK of "bye" may cross it).
+    let fin_acked = segs[fin].tcp.seq + 1u32;
+    let replies: Vec<_> = segs[fin + 1..]
+        .iter()
+        .filter(|s| s.direction == tcpwave_tun::Direction::In && s.tcp.ack == fin_acked)
+        .collect();
+    assert!(
+        replies.len() >= 2,
+        "kernel ACK and FIN after ours: {segs:#?}"
+    );
+    let (ack, kernel_fin) = (replies[0], replies[1]);
+    assert!(
+        !ack.tcp.flags.fin() && ack.tcp.flags.ack() && ack.payload_len == 0,
+        "a pure ACK first: {ack:?}"
+    );
+    let delay = ack.at - segs[fin].at;
+    assert!(
+        delay >= Duration::from_millis(30) && delay < Duration::from_millis(250),
+        "the kernel delayed the ACK of our FIN by {delay:?}, expected about 40 ms"
+    );
+    assert!(
+        kernel_fin.tcp.flags.fin(),
+        "then the kernel's FIN: {kernel_fin:?}"
+    );
+}

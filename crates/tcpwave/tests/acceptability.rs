@@ -433,6 +433,9 @@ fn zero_window_still_takes_a_bare_fin_at_rcv_nxt() {
     recv!(t, ack(a, r).win(0));
     assert_eq!(t.state(), Some(State::Established));
     send!(t, fin(r, a));
+    // CLOSE-WAIT after data: Linux delays this ACK (pingpong, see state_close_wait.rs).
+    let received = t.now;
+    t.quiet_until(received + Duration::from_millis(40));
     recv!(t, ack(a, r + 1u32).win(0));
     assert_eq!(t.state(), Some(State::CloseWait));
     assert_eq!(t.read().len(), 1460);

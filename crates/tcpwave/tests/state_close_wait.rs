@@ -49,6 +49,73 @@ fn data_still_flows_out_in_close_wait() {
     assert_eq!(t.ep.connection_count(), 0);
 }
 
+/// ESTABLISHED after a request and its reply, as a server is when the client closes.
+fn served(cfg: Config) -> (T, SeqNumber, SeqNumber) {
+    let mut t = established(cfg);
+    let (a, p) = (t.iss + 1u32, PEER_ISS + 1u32);
+    send!(t, data(p, a, b"req"));
+    recv!(t, ack(a, p + 3u32));
+    assert_eq!(t.read(), b"req");
+    t.write(b"reply");
+    recv!(t, data(a, p + 3u32, b"reply"));
+    send!(t, ack(p + 3u32, a + 5u32));
+    (t, a + 5u32, p + 3u32)
+}
+
+#[test]
+fn fin_after_data_is_acknowledged_by_the_applications_fin() {
+    // Linux tcp_fin: ESTABLISHED -> CLOSE_WAIT enters pingpong mode, so the ACK of the FIN
+    // waits (delayed ACK); an application that closes at once sends FIN+ACK: the
+    // three-segment close of real captures (FIN, FIN+ACK, ACK).
+    let (mut t, a, p) = served(config());
+    send!(t, fin(p, a));
+    recv_nothing!(t);
+    assert_eq!(t.state(), Some(State::CloseWait));
+    assert_eq!(t.ep.recv(t.now, t.conn(), &mut [0u8; 4]), Ok(0));
+    t.close();
+    recv!(t, fin(a, p + 1u32));
+    recv_nothing!(t);
+    assert_eq!(t.state(), Some(State::LastAck));
+    assert_eq!(t.ep.info(t.conn()).unwrap().delayed_ack_at, None);
+}
+
+#[test]
+fn fin_after_data_is_acknowledged_after_the_delayed_ack_time() {
+    // An application that has not closed 40 ms (TCP_ATO_MIN) later: the delayed ACK goes
+    // alone and the close takes four segments.
+    let (mut t, a, p) = served(config());
+    send!(t, fin(p, a));
+    let received = t.now;
+    t.quiet_until(received + ms(40));
+    recv!(t, ack(a, p + 1u32));
+    t.advance(ms(60));
+    t.close();
+    recv!(t, fin(a, p + 1u32));
+}
+
+#[test]
+fn fin_after_a_full_segment_and_more_is_acknowledged_at_once() {
+    // Two full segments unacknowledged: the ACK is due whatever the FIN (RFC 1122
+    // §4.2.3.2; Linux __tcp_ack_snd_check's "more than one full frame" rule).
+    let mut t = established(config());
+    let (a, p) = (t.iss + 1u32, PEER_ISS + 1u32);
+    let mss = t.cfg().mss as u32;
+    for i in 0..16u32 {
+        // Spend the quick ACKs (Linux TCP_MAX_QUICKACKS) on small segments.
+        send!(t, data(p + i, a, b"x"));
+        recv!(t, ack(a, p + (i + 1)));
+    }
+    let q = p + 16u32;
+    send!(t, data(q, a, &vec![1u8; mss as usize]));
+    recv_nothing!(t);
+    send!(
+        t,
+        data(q + mss, a, &vec![2u8; mss as usize]).with(TcpFlags::FIN)
+    );
+    recv!(t, ack(a, q + (2 * mss + 1)));
+    assert_eq!(t.state(), Some(State::CloseWait));
+}
+
 #[test]
 fn shutdown_write_in_close_wait_goes_to_last_ack() {
     let mut t = close_wait(config());
@@ -66,11 +133,12 @@ fn reads_in_close_wait_return_the_data_then_end_of_file() {
     let mut t = established(config());
     let (a, p) = (t.iss + 1u32, PEER_ISS + 1u32);
     send!(t, data(p, a, b"bye").with(TcpFlags::FIN));
-    recv!(t, ack(a, p + 4u32));
     assert_eq!(t.read(), b"bye");
     assert_eq!(t.ep.recv(t.now, t.conn(), &mut [0u8; 4]), Ok(0));
     t.close();
+    // The delayed ACK of data and FIN rides on our FIN (Linux pingpong mode).
     recv!(t, fin(a, p + 4u32));
+    recv_nothing!(t);
 }
 
 #[test]
@@ -117,7 +185,6 @@ fn close_with_unread_data_in_close_wait_sends_rst() {
     let mut t = established(config());
     let (a, p) = (t.iss + 1u32, PEER_ISS + 1u32);
     send!(t, data(p, a, b"unread").with(TcpFlags::FIN));
-    recv!(t, ack(a, p + 7u32));
     t.close();
     recv!(t, rst_ack(a, p + 7u32));
     recv_nothing!(t);

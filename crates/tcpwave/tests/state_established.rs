@@ -395,7 +395,9 @@ fn fin_moves_to_close_wait_and_reads_return_end_of_file() {
     let mut t = established(config());
     let (a, p) = seqs(&t);
     send!(t, fin(p, a));
-    // A FIN consumes one sequence number and is acknowledged at once.
+    // A FIN consumes one sequence number. It is acknowledged at once here: no data came
+    // before it, so Linux has no ACK timeout yet (`icsk_ack.ato` is 0); after data the
+    // ACK is delayed (state_close_wait.rs).
     recv!(t, ack(a, p + 1u32));
     assert_eq!(
         t.events(),
@@ -413,6 +415,10 @@ fn fin_with_data_delivers_the_data_before_end_of_file() {
     let mut t = established(config());
     let (a, p) = seqs(&t);
     send!(t, data(p, a, b"last words").with(TcpFlags::FIN));
+    // Linux tcp_fin enters pingpong mode: no quick ACK for the data, the ACK of both
+    // waits the delayed-ACK time for the application's answer (see the next test).
+    let received = t.now;
+    t.quiet_until(received + Duration::from_millis(40));
     recv!(t, ack(a, p + 11u32));
     assert_eq!(t.state(), Some(State::CloseWait));
     assert_eq!(t.read(), b"last words");

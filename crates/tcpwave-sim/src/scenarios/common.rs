@@ -54,7 +54,10 @@ pub fn ms(m: u64) -> Duration {
 /// What the server does when the client closes.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum OnEof {
+    /// close() as soon as it reads EOF (Linux then sends FIN+ACK: see `receive_fin`).
     Close,
+    /// close() this long after it read EOF, as a server that finishes some work first.
+    CloseAfter(Duration),
     /// Read EOF and never close (the CLOSE_WAIT leak).
     Ignore,
 }
@@ -74,11 +77,18 @@ pub fn reply_server_closing_first(
     closes_first: &'static [Ipv4Addr],
 ) -> Box<dyn App> {
     let mut listener = None;
+    // Connections waiting for their `CloseAfter` wake-up, by token.
+    let mut closing = Vec::new();
     app(move |ctx, input| match input {
         Input::Start => listener = ctx.listen(port, 128).ok(),
         Input::Event(Event::Acceptable { .. }) => {
             if let Some(l) = listener {
                 ctx.accept_all(l);
+            }
+        }
+        Input::Wake(token) => {
+            if let Some(&conn) = closing.get(token as usize) {
+                ctx.close(conn);
             }
         }
         Input::Event(Event::Readable { conn } | Event::PeerClosed { conn }) => {
@@ -95,8 +105,16 @@ pub fn reply_server_closing_first(
             }
             if first && !data.is_empty() {
                 ctx.close(conn);
-            } else if eof && !first && on_eof == OnEof::Close {
-                ctx.close(conn);
+            } else if eof && !first {
+                match on_eof {
+                    OnEof::Close => ctx.close(conn),
+                    OnEof::CloseAfter(_) if closing.contains(&conn) => {}
+                    OnEof::CloseAfter(delay) => {
+                        ctx.wake_after(delay, closing.len() as u64);
+                        closing.push(conn);
+                    }
+                    OnEof::Ignore => {}
+                }
             }
         }
         _ => {}

@@ -37,7 +37,8 @@ impl ScenarioInfo {
 
 const SCENARIOS: &[ScenarioInfo] = &[
     ScenarioInfo { name: "three-way-handshake", summary: "client connect(), server listen()/accept(): SYN, SYN-ACK, ACK and the options negotiated", source: "004", run: open_close::three_way_handshake },
-    ScenarioInfo { name: "four-way-close", summary: "client closes first after an exchange; server closes when it reads EOF; client holds TIME_WAIT for 60 s", source: "all", run: open_close::four_way_close },
+    ScenarioInfo { name: "four-way-close", summary: "client closes first after an exchange; the server app closes 100 ms after it reads EOF, its ACK of the FIN goes first (delayed 40 ms); client holds TIME_WAIT for 60 s", source: "all", run: open_close::four_way_close },
+    ScenarioInfo { name: "three-segment-close", summary: "the server app closes as soon as it reads EOF: Linux delays the ACK of a FIN in CLOSE_WAIT, so the server's FIN carries it (FIN, FIN+ACK, ACK)", source: "004", run: open_close::three_segment_close },
     ScenarioInfo { name: "half-close", summary: "client shutdown(SHUT_WR); the server keeps sending from CLOSE_WAIT, then closes", source: "001, 002", run: open_close::half_close },
     ScenarioInfo { name: "simultaneous-close", summary: "both applications close at the same instant: FIN_WAIT_1 -> CLOSING -> TIME_WAIT on both sides", source: "002, 004", run: open_close::simultaneous_close },
     ScenarioInfo { name: "simultaneous-open", summary: "both sides connect() to each other at once: SYN_SENT -> SYN_RECEIVED -> ESTABLISHED", source: "RFC 9293", run: open_close::simultaneous_open },

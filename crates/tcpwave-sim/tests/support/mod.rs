@@ -124,6 +124,7 @@ pub fn drops(trace: &Trace) -> Vec<(String, String, u32, u32)> {
 }
 
 pub const SEC: u64 = 1_000_000;
+pub const MS: u64 = 1_000;
 
 /// A host's counter by its Linux name (0 when it never moved).
 pub fn counter(t: &Trace, host: &str, name: &str) -> u64 {

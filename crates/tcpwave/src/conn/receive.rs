@@ -32,7 +32,11 @@ impl Conn {
             }
         }
         if !payload.is_empty() && self.state.can_receive() {
-            self.receive_text(ctx, seg, payload);
+            // A FIN that will close the receive side in this very segment puts Linux in
+            // pingpong mode before it decides how to ACK the data (see `receive_fin`).
+            let closes =
+                seg.flags.fin() && matches!(self.state, State::Established | State::SynReceived);
+            self.receive_text(ctx, seg, payload, closes);
         }
         if seg.flags.fin() && self.peer_fin.is_none() {
             self.peer_fin = Some(seg.seq + payload.len());
@@ -47,7 +51,7 @@ impl Conn {
         None
     }
 
-    fn receive_text(&mut self, ctx: &mut Ctx<'_>, seg: &TcpRepr, payload: &[u8]) {
+    fn receive_text(&mut self, ctx: &mut Ctx<'_>, seg: &TcpRepr, payload: &[u8], closes: bool) {
         let had_holes = self.recv.has_out_of_order();
         let (offset, data) = if seg.seq < self.rcv_nxt {
             let skip = self.rcv_nxt - seg.seq;
@@ -75,7 +79,7 @@ impl Conn {
             return;
         }
         self.unacked_segments += 1;
-        if self.quick_acks > 0 {
+        if self.quick_acks > 0 && !closes {
             self.quick_acks -= 1;
             self.ack_now = true;
         } else if self.unacked_segments >= 2 || data.len() > self.mss as usize {
@@ -87,11 +91,29 @@ impl Conn {
     }
 
     /// The peer's FIN is in order: it consumes one sequence number (RFC 9293 §3.10.7.4
-    /// "eighth") and is acknowledged at once.
+    /// "eighth") and is acknowledged.
+    ///
+    /// When. In FIN-WAIT-1 and FIN-WAIT-2 at once (Linux `tcp_fin`: `tcp_send_ack`). In
+    /// ESTABLISHED (and SYN-RECEIVED) Linux's `tcp_fin` moves to CLOSE-WAIT and calls
+    /// `inet_csk_enter_pingpong_mode`: the application is expected to answer, so the ACK
+    /// is only scheduled and `__tcp_ack_snd_check` delays it (no quick ACK in pingpong
+    /// mode). If the application closes within the delayed-ACK time (40 ms,
+    /// `TCP_ATO_MIN`), its FIN carries the ACK: the three-segment close real captures
+    /// usually show (FIN, FIN+ACK, ACK). A connection that never received data has no ACK
+    /// timeout yet (`icsk_ack.ato` is 0) and ACKs at once. An ACK already due for another
+    /// reason (out-of-order data, two full segments unacknowledged) still goes at once.
     fn receive_fin(&mut self, ctx: &mut Ctx<'_>) {
+        let received_data = self.rcv_nxt != self.irs + 1u32;
         self.rcv_nxt += 1u32;
-        self.ack_now = true;
-        self.clear_timer(TimerKind::DelayedAck);
+        let pingpong = matches!(self.state, State::SynReceived | State::Established);
+        if pingpong && received_data && !self.ack_now {
+            if self.timer(TimerKind::DelayedAck).is_none() {
+                self.set_timer(TimerKind::DelayedAck, ctx.now + ctx.cfg.delayed_ack);
+            }
+        } else {
+            self.ack_now = true;
+            self.clear_timer(TimerKind::DelayedAck);
+        }
         if !self.orphaned {
             ctx.events.push_back(Event::PeerClosed { conn: ctx.id });
         }
