@@ -35,23 +35,34 @@ impl Endpoint {
         match state {
             State::TimeWait => return self.enter_time_wait(h),
             State::Closed => {
-                let Some(conn) = self.conns.get(h) else {
-                    return;
-                };
-                let (tuple, rst_pending, orphaned, child) =
-                    (conn.tuple, conn.rst_pending, conn.orphaned, conn.listener);
-                if self.demux.get(&tuple) == Some(&h) {
-                    self.demux.remove(&tuple);
-                    self.port_use.release(self.cfg.ip_local_port_range, &tuple);
-                }
-                if !rst_pending && (orphaned || (child.is_some() && before == State::SynReceived)) {
-                    self.free(h);
+                if self.leave_demux_when_closed(h, before) {
                     return;
                 }
             }
             _ => {}
         }
         self.schedule(h, may_queue);
+    }
+
+    /// The connection is CLOSED: out of the demux map (its tuple and port are free again),
+    /// and freed at once when nobody will look at it (orphaned, or a half-open child); true
+    /// when it was freed. Once per connection, out of the per-segment path.
+    #[inline(never)]
+    fn leave_demux_when_closed(&mut self, h: Handle, before: State) -> bool {
+        let Some(conn) = self.conns.get(h) else {
+            return true;
+        };
+        let (tuple, rst_pending, orphaned, child) =
+            (conn.tuple, conn.rst_pending, conn.orphaned, conn.listener);
+        if self.demux.get(&tuple) == Some(&h) {
+            self.demux.remove(&tuple);
+            self.port_use.release(self.cfg.ip_local_port_range, &tuple);
+        }
+        if !rst_pending && (orphaned || (child.is_some() && before == State::SynReceived)) {
+            self.free(h);
+            return true;
+        }
+        false
     }
 
     /// Queue for output and (re)arm the timer wheel, as the connection needs.
@@ -120,7 +131,9 @@ impl Endpoint {
     }
 
     /// The connection reached TIME-WAIT: keep only the compact entry (or none, when
-    /// TIME_WAIT is disabled or the table is full), and send the final ACK.
+    /// TIME_WAIT is disabled or the table is full), and send the final ACK. Once per
+    /// connection: kept out of line, off the per-segment path.
+    #[inline(never)]
     fn enter_time_wait(&mut self, h: Handle) {
         let Some(conn) = self.conns.get_mut(h) else {
             return;
