@@ -124,28 +124,86 @@ pub fn parse_options(area: &[u8]) -> Result<TcpOptions, WireError> {
 /// the ~60-byte result on the receive path. On error `out` holds whatever was parsed.
 #[inline]
 pub fn parse_options_into(area: &[u8], out: &mut TcpOptions) -> Result<(), WireError> {
-    // The two areas nearly every segment of a connection carries, recognised whole before
-    // the general walk: none, and `NOP NOP TS` alone, the aligned layout RFC 7323 Appendix
-    // A recommends and Linux sends (and recognises first, in tcp_parse_aligned_timestamp).
-    // Both give exactly what the walk below gives for the same bytes.
-    match *area {
-        [] => Ok(()),
-        [NOP, NOP, TIMESTAMPS, TIMESTAMPS_LEN, v0, v1, v2, v3, e0, e1, e2, e3] => {
-            out.timestamps = Some((
-                u32::from_be_bytes([v0, v1, v2, v3]),
-                u32::from_be_bytes([e0, e1, e2, e3]),
-            ));
-            Ok(())
+    // The areas nearly every segment of a connection carries are recognised whole, by
+    // their length and a compare of their fixed words, before the general walk: none,
+    // `NOP NOP TS` alone (the aligned layout RFC 7323 Appendix A recommends and Linux sends
+    // after the handshake, and recognises first, in tcp_parse_aligned_timestamp), and the
+    // SYN layout of Linux (and of tcpwave). Each gives exactly what the walk gives for the
+    // same bytes.
+    if area.is_empty() {
+        return Ok(());
+    }
+    if let Ok(area) = <&[u8; ALIGNED_TIMESTAMPS_LEN]>::try_from(area) {
+        if let Some(timestamps) = aligned_timestamps(area) {
+            out.timestamps = Some(timestamps);
+            return Ok(());
         }
-        _ => {
-            *out = parse_options_walk(area)?;
-            Ok(())
+    } else if let Ok(area) = <&[u8; LINUX_SYN_LEN]>::try_from(area) {
+        if linux_syn(area, out) {
+            return Ok(());
         }
     }
+    *out = parse_options_walk(area)?;
+    Ok(())
+}
+
+/// Length of the aligned timestamps area, `NOP NOP TS` (RFC 7323 Appendix A).
+const ALIGNED_TIMESTAMPS_LEN: usize = 12;
+/// Its first word: `01 01 08 0a`.
+const NOP_NOP_TIMESTAMPS: u32 = u32::from_be_bytes([NOP, NOP, TIMESTAMPS, TIMESTAMPS_LEN]);
+
+/// (TSval, TSecr) when `area` is `NOP NOP TS`, the aligned timestamps layout.
+#[inline(always)]
+fn aligned_timestamps(area: &[u8; ALIGNED_TIMESTAMPS_LEN]) -> Option<(u32, u32)> {
+    let [k0, k1, k2, k3, v0, v1, v2, v3, e0, e1, e2, e3] = *area;
+    (u32::from_be_bytes([k0, k1, k2, k3]) == NOP_NOP_TIMESTAMPS).then(|| {
+        (
+            u32::from_be_bytes([v0, v1, v2, v3]),
+            u32::from_be_bytes([e0, e1, e2, e3]),
+        )
+    })
+}
+
+/// Length of the option area of a Linux SYN or SYN-ACK with every option on:
+/// `MSS` · `SACK-permitted TS` · `NOP window-scale` (see the module docs).
+const LINUX_SYN_LEN: usize = 20;
+/// The fixed bytes of its first word, `02 04`, above the MSS value.
+const MSS_KIND_LEN: u16 = u16::from_be_bytes([MSS, MSS_LEN]);
+/// Its second word, `04 02 08 0a`: SACK-permitted packed with the timestamps kind and length.
+const SACK_PERMITTED_TIMESTAMPS: u32 = u32::from_be_bytes([
+    SACK_PERMITTED,
+    SACK_PERMITTED_LEN,
+    TIMESTAMPS,
+    TIMESTAMPS_LEN,
+]);
+/// The fixed bytes of its last word, `01 03 03`, before the shift count.
+const NOP_WINDOW_SCALE: u32 = u32::from_be_bytes([0, NOP, WINDOW_SCALE, WINDOW_SCALE_LEN]);
+
+/// Stores the options of `area` into `out` and returns true when `area` is the Linux SYN
+/// layout ([`LINUX_SYN_LEN`]); leaves `out` alone otherwise.
+#[inline(always)]
+fn linux_syn(area: &[u8; LINUX_SYN_LEN], out: &mut TcpOptions) -> bool {
+    let [m0, m1, m2, m3, p0, p1, p2, p3, v0, v1, v2, v3, e0, e1, e2, e3, w0, w1, w2, w3] = *area;
+    let mss = u32::from_be_bytes([m0, m1, m2, m3]);
+    let window_scale = u32::from_be_bytes([w0, w1, w2, w3]);
+    if (mss >> 16) as u16 != MSS_KIND_LEN
+        || u32::from_be_bytes([p0, p1, p2, p3]) != SACK_PERMITTED_TIMESTAMPS
+        || window_scale >> 8 != NOP_WINDOW_SCALE
+    {
+        return false;
+    }
+    out.mss = Some(mss as u16);
+    out.sack_permitted = true;
+    out.timestamps = Some((
+        u32::from_be_bytes([v0, v1, v2, v3]),
+        u32::from_be_bytes([e0, e1, e2, e3]),
+    ));
+    out.window_scale = Some(window_scale as u8);
+    true
 }
 
 /// The general option walk of [`parse_options`] (RFC 9293 §3.2), kept out of line so
-/// that the two whole-area matches inline into the caller.
+/// that the whole-area matches inline into the caller.
 #[inline(never)]
 fn parse_options_walk(area: &[u8]) -> Result<TcpOptions, WireError> {
     let mut options = TcpOptions::default();
@@ -619,6 +677,29 @@ mod tests {
             bad(5, 6),
             "SACK half a block"
         );
+    }
+
+    proptest::proptest! {
+        /// The whole-area matches of `parse_options_into` give what the walk gives, for
+        /// the layouts they recognise and for those layouts with a few bytes changed.
+        #[test]
+        fn whole_area_matches_are_the_walk(
+            syn in proptest::prelude::any::<bool>(),
+            changes in proptest::collection::vec((0..20usize, proptest::prelude::any::<u8>()), 0..3),
+        ) {
+            let mut area = if syn {
+                emit(&linux_syn_options(), true)
+            } else {
+                emit(&TcpOptions { timestamps: Some((7, 9)), ..TcpOptions::default() }, false)
+            };
+            for (at, byte) in changes {
+                let len = area.len();
+                area[at % len] = byte;
+            }
+            let mut fast = TcpOptions::default();
+            let fast = parse_options_into(&area, &mut fast).map(|()| fast);
+            proptest::prop_assert_eq!(fast, parse_options_walk(&area));
+        }
     }
 
     #[test]
