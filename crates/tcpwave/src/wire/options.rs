@@ -280,75 +280,70 @@ fn parse_sack_blocks(options: &mut TcpOptions, blocks: &[u8]) -> Option<()> {
 }
 
 /// What [`emit_options`] will write for a set of options: computed once so that
-/// [`options_len`] and the emitted bytes can never disagree.
+/// [`options_len`] and the emitted bytes can never disagree. The option values themselves
+/// are read from the same [`TcpOptions`] when the layout is written.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Layout {
-    mss: Option<u16>,
-    window_scale: Option<u8>,
-    sack_permitted: bool,
-    timestamps: Option<(u32, u32)>,
+    /// The segment carries SYN: MSS, window scale and SACK-permitted go out, SACK blocks
+    /// do not.
+    syn: bool,
+    /// SACK blocks that fit (none on SYN).
     sack_blocks: usize,
-    /// [`Layout::measure`], worked out once in [`Layout::new`].
+    /// Bytes the layout takes, worked out once in [`Layout::new`].
     len: usize,
 }
+
+/// Bytes of the timestamps option with its two NOPs (or SACK-permitted) in front.
+const TIMESTAMPS_AREA_LEN: usize = 12;
 
 impl Layout {
     /// What goes on a segment that does (`syn`) or does not carry SYN.
     #[inline]
     pub(super) fn new(options: &TcpOptions, syn: bool) -> Layout {
-        let mut layout = if syn {
+        let timestamps_len = if options.timestamps.is_some() {
+            TIMESTAMPS_AREA_LEN
+        } else {
+            0
+        };
+        if syn {
+            let mut len = timestamps_len;
+            if options.mss.is_some() {
+                len += 4;
+            }
+            // Without timestamps, SACK-permitted takes a word of its own.
+            if timestamps_len == 0 && options.sack_permitted {
+                len += 4;
+            }
+            if options.window_scale.is_some() {
+                len += 4;
+            }
             Layout {
-                mss: options.mss,
-                window_scale: options.window_scale,
-                sack_permitted: options.sack_permitted,
-                timestamps: options.timestamps,
+                syn,
                 sack_blocks: 0,
-                len: 0,
+                len,
             }
         } else {
-            let mut layout = Layout {
-                mss: None,
-                window_scale: None,
-                sack_permitted: false,
-                timestamps: options.timestamps,
-                sack_blocks: 0,
-                len: 0,
-            };
             // RFC 2018 §3: as many blocks as fit; the NOP NOP kind length word costs 4 bytes.
             let wanted = usize::from(options.sack_count).min(SACK_BLOCKS_MAX);
-            let room = TCP_MAX_OPTIONS_LEN.saturating_sub(layout.measure() + 4);
-            layout.sack_blocks = wanted.min(room / usize::from(SACK_BLOCK_LEN));
-            layout
-        };
-        layout.len = layout.measure();
-        layout
+            let room = (TCP_MAX_OPTIONS_LEN - timestamps_len - 4) / usize::from(SACK_BLOCK_LEN);
+            let sack_blocks = wanted.min(room);
+            let sack_len = if sack_blocks > 0 {
+                4 + sack_blocks * usize::from(SACK_BLOCK_LEN)
+            } else {
+                0
+            };
+            Layout {
+                syn,
+                sack_blocks,
+                len: timestamps_len + sack_len,
+            }
+        }
     }
 
     /// Bytes the layout takes: a multiple of 4, at most [`TCP_MAX_OPTIONS_LEN`].
     #[inline]
     pub(super) fn len(&self) -> usize {
         self.len
-    }
-
-    /// Works out [`Layout::len`] from the options present.
-    #[inline]
-    fn measure(&self) -> usize {
-        let mut len = 0;
-        if self.mss.is_some() {
-            len += 4;
-        }
-        if self.timestamps.is_some() {
-            len += 12;
-        } else if self.sack_permitted {
-            len += 4;
-        }
-        if self.window_scale.is_some() {
-            len += 4;
-        }
-        if self.sack_blocks > 0 {
-            len += 4 + self.sack_blocks * usize::from(SACK_BLOCK_LEN);
-        }
-        len
     }
 }
 
@@ -396,43 +391,38 @@ pub fn emit_options(options: &TcpOptions, syn: bool, buf: &mut [u8]) -> Result<u
 }
 
 impl Layout {
-    /// Writes the layout into the start of `buf`, which the caller made at least
-    /// [`Layout::len`] bytes long. A shorter buffer is a bug: caught in debug builds, and
-    /// in release the options are cut short rather than panicking.
+    /// Writes the layout of `options` (the options [`Layout::new`] was given) into the
+    /// start of `buf`, which the caller made at least [`Layout::len`] bytes long. A shorter
+    /// buffer is a bug: caught in debug builds, and in release the options are cut short
+    /// rather than panicking.
     #[inline(always)]
     pub(super) fn write(&self, options: &TcpOptions, buf: &mut [u8]) {
         debug_assert!(buf.len() >= self.len(), "option layout overran its buffer");
         // Every segment after the handshake carries no option or timestamps alone
         // (RFC 7323 §3.2: once negotiated, on every segment), so those two are written
         // whole, without the word-by-word cursor.
-        let at_most_timestamps = self.mss.is_none()
-            && self.window_scale.is_none()
-            && !self.sack_permitted
-            && self.sack_blocks == 0;
-        match (at_most_timestamps, self.timestamps) {
-            (true, None) => {}
-            (true, Some((tsval, tsecr))) => {
-                let [v0, v1, v2, v3] = tsval.to_be_bytes();
-                let [e0, e1, e2, e3] = tsecr.to_be_bytes();
-                let area = [
-                    NOP,
-                    NOP,
-                    TIMESTAMPS,
-                    TIMESTAMPS_LEN,
-                    v0,
-                    v1,
-                    v2,
-                    v3,
-                    e0,
-                    e1,
-                    e2,
-                    e3,
-                ];
-                if let Some(slot) = buf.first_chunk_mut::<12>() {
-                    *slot = area;
-                }
+        if self.syn || self.sack_blocks > 0 {
+            self.write_words(options, buf);
+        } else if let Some((tsval, tsecr)) = options.timestamps {
+            let [v0, v1, v2, v3] = tsval.to_be_bytes();
+            let [e0, e1, e2, e3] = tsecr.to_be_bytes();
+            let area = [
+                NOP,
+                NOP,
+                TIMESTAMPS,
+                TIMESTAMPS_LEN,
+                v0,
+                v1,
+                v2,
+                v3,
+                e0,
+                e1,
+                e2,
+                e3,
+            ];
+            if let Some(slot) = buf.first_chunk_mut::<TIMESTAMPS_AREA_LEN>() {
+                *slot = area;
             }
-            _ => self.write_words(options, buf),
         }
     }
 
@@ -441,16 +431,22 @@ impl Layout {
     /// whole-area cases inline into the emitters.
     #[inline(never)]
     fn write_words(&self, options: &TcpOptions, buf: &mut [u8]) {
-        let layout = self;
-        let needed = layout.len();
+        let needed = self.len();
         let mut out = WordWriter { buf, at: 0 };
-        if let Some(mss) = layout.mss {
+        // MSS, SACK-permitted and window scale only on SYN (RFC 9293 §3.7.1, RFC 2018 §2,
+        // RFC 7323 §2.2).
+        let (mss, sack_permitted, window_scale) = if self.syn {
+            (options.mss, options.sack_permitted, options.window_scale)
+        } else {
+            (None, false, None)
+        };
+        if let Some(mss) = mss {
             let [high, low] = mss.to_be_bytes();
             out.put(&[MSS, MSS_LEN, high, low]);
         }
-        if let Some((tsval, tsecr)) = layout.timestamps {
+        if let Some((tsval, tsecr)) = options.timestamps {
             // Linux packs SACK-permitted into the two bytes a NOP NOP would otherwise fill.
-            if layout.sack_permitted {
+            if sack_permitted {
                 out.put(&[
                     SACK_PERMITTED,
                     SACK_PERMITTED_LEN,
@@ -462,16 +458,16 @@ impl Layout {
             }
             out.put(&tsval.to_be_bytes());
             out.put(&tsecr.to_be_bytes());
-        } else if layout.sack_permitted {
+        } else if sack_permitted {
             out.put(&[NOP, NOP, SACK_PERMITTED, SACK_PERMITTED_LEN]);
         }
-        if let Some(shift) = layout.window_scale {
+        if let Some(shift) = window_scale {
             out.put(&[NOP, WINDOW_SCALE, WINDOW_SCALE_LEN, shift]);
         }
-        if layout.sack_blocks > 0 {
-            let sack_len = SACK_BASE_LEN + SACK_BLOCK_LEN * layout.sack_blocks as u8;
+        if self.sack_blocks > 0 {
+            let sack_len = SACK_BASE_LEN + SACK_BLOCK_LEN * self.sack_blocks as u8;
             out.put(&[NOP, NOP, SACK, sack_len]);
-            for block in options.sack_blocks.iter().take(layout.sack_blocks) {
+            for block in options.sack_blocks.iter().take(self.sack_blocks) {
                 out.put(&block.left.0.to_be_bytes());
                 out.put(&block.right.0.to_be_bytes());
             }
