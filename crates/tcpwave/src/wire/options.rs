@@ -322,6 +322,13 @@ impl Layout {
                 sack_blocks: 0,
                 len,
             }
+        } else if options.sack_count == 0 {
+            // Nearly every segment: timestamps at most.
+            Layout {
+                syn,
+                sack_blocks: 0,
+                len: timestamps_len,
+            }
         } else {
             // RFC 2018 §3: as many blocks as fit; the NOP NOP kind length word costs 4 bytes.
             let wanted = usize::from(options.sack_count).min(SACK_BLOCKS_MAX);
