@@ -270,7 +270,12 @@ pub fn emit_ipv4_tcp_in_place_with(
         ttl,
         ident,
     };
-    Ok(ip.write(tcp, &layout, packet, tcp_checksum))
+    // One copy of the writing per mode, each with the mode a constant, so that the
+    // offloaded path is not compiled around the registers of the software sum.
+    Ok(match tcp_checksum {
+        TcpChecksum::Software => ip.write(tcp, &layout, packet, TcpChecksum::Software),
+        TcpChecksum::Offloaded => ip.write(tcp, &layout, packet, TcpChecksum::Offloaded),
+    })
 }
 
 /// The IPv4 fields of a packet to emit.

@@ -400,6 +400,9 @@ fn fixed_header(repr: &TcpRepr, header_len: usize) -> [u8; TCP_HEADER_LEN] {
 /// The device then sums from the TCP header to the end with that field in place and stores
 /// the complement (`csum_start`/`csum_offset`), which gives the software checksum exactly.
 /// (Checked against the kernel's net/ipv4/tcp_ipv4.c and include/asm-generic/checksum.h.)
+///
+/// Always inlined, so that a caller passing a constant `mode` gets only that path.
+#[inline(always)]
 pub(super) fn write_segment(
     repr: &TcpRepr,
     layout: &Layout,
