@@ -447,6 +447,28 @@ impl Layout {
         } else {
             (None, false, None)
         };
+        // The SYN or SYN-ACK of Linux (and of tcpwave) with every option on, written
+        // whole: what the words below give for it, in one store.
+        if let (Some(mss), true, Some((tsval, tsecr)), Some(shift)) =
+            (mss, sack_permitted, options.timestamps, window_scale)
+        {
+            let [m0, m1] = mss.to_be_bytes();
+            let [v0, v1, v2, v3] = tsval.to_be_bytes();
+            let [e0, e1, e2, e3] = tsecr.to_be_bytes();
+            #[rustfmt::skip]
+            let area = [
+                MSS, MSS_LEN, m0, m1,
+                SACK_PERMITTED, SACK_PERMITTED_LEN, TIMESTAMPS, TIMESTAMPS_LEN,
+                v0, v1, v2, v3,
+                e0, e1, e2, e3,
+                NOP, WINDOW_SCALE, WINDOW_SCALE_LEN, shift,
+            ];
+            debug_assert_eq!(needed, LINUX_SYN_LEN);
+            if let Some(slot) = out.buf.first_chunk_mut::<LINUX_SYN_LEN>() {
+                *slot = area;
+            }
+            return;
+        }
         if let Some(mss) = mss {
             let [high, low] = mss.to_be_bytes();
             out.put(&[MSS, MSS_LEN, high, low]);
