@@ -351,38 +351,27 @@ pub(super) fn room(
     })
 }
 
-/// The fixed 20-byte header of `repr` with a zero checksum field, as one value (RFC 9293
-/// §3.1); the data offset says `header_len` bytes and the reserved bits are clear.
+/// The fixed 20-byte header of `repr` (RFC 9293 §3.1) with `data_offset` as byte 12 and
+/// `checksum` in its field, as one value made of three big-endian words (so it is stored
+/// with three writes):
+///
+/// | bytes  | fields                                             |
+/// |--------|----------------------------------------------------|
+/// | 0..8   | source port, destination port, sequence number     |
+/// | 8..16  | acknowledgment number, data offset, flags, window  |
+/// | 16..20 | checksum, urgent pointer                           |
 #[inline]
-fn fixed_header(repr: &TcpRepr, header_len: usize) -> [u8; TCP_HEADER_LEN] {
-    let [sp0, sp1] = repr.src_port.to_be_bytes();
-    let [dp0, dp1] = repr.dst_port.to_be_bytes();
-    let [q0, q1, q2, q3] = repr.seq.0.to_be_bytes();
-    let [a0, a1, a2, a3] = repr.ack.0.to_be_bytes();
-    let data_offset = ((header_len / 4) as u8) << 4;
-    let [w0, w1] = repr.window.to_be_bytes();
-    let [u0, u1] = repr.urgent.to_be_bytes();
+fn fixed_header(repr: &TcpRepr, data_offset: u8, checksum: u16) -> [u8; TCP_HEADER_LEN] {
+    let ports = u64::from(repr.src_port) << 48 | u64::from(repr.dst_port) << 32;
+    let first = ports | u64::from(repr.seq.0);
+    let control = u64::from(data_offset) << 24 | u64::from(repr.flags.0) << 16;
+    let second = u64::from(repr.ack.0) << 32 | control | u64::from(repr.window);
+    let third = u32::from(checksum) << 16 | u32::from(repr.urgent);
+    let [b0, b1, b2, b3, b4, b5, b6, b7] = first.to_be_bytes();
+    let [b8, b9, b10, b11, b12, b13, b14, b15] = second.to_be_bytes();
+    let [b16, b17, b18, b19] = third.to_be_bytes();
     [
-        sp0,
-        sp1,
-        dp0,
-        dp1,
-        q0,
-        q1,
-        q2,
-        q3,
-        a0,
-        a1,
-        a2,
-        a3,
-        data_offset,
-        repr.flags.0,
-        w0,
-        w1,
-        0, // checksum, taken as zero while computing it (RFC 9293 §3.1)
-        0,
-        u0,
-        u1,
+        b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14, b15, b16, b17, b18, b19,
     ]
 }
 
@@ -391,7 +380,8 @@ fn fixed_header(repr: &TcpRepr, header_len: usize) -> [u8; TCP_HEADER_LEN] {
 /// the checksum for `src` -> `dst`. Returns `segment.len()`.
 ///
 /// The options go first so that the checksum is one pass over them and the data plus the
-/// fixed header summed as a value, which is then stored whole, checksum included.
+/// fixed header summed from its fields, which is then stored whole, checksum included
+/// ([`fixed_header`]).
 ///
 /// With [`TcpChecksum::Offloaded`] the field holds the folded pseudo-header sum, not
 /// complemented, and nothing else is summed: Linux's `__tcp_v4_send_check()` stores
@@ -421,19 +411,21 @@ pub(super) fn write_segment(
         layout.write(&repr.options, area);
     }
     let header_len = TCP_HEADER_LEN + options_len;
-    let mut header = fixed_header(repr, header_len);
+    // Data offset in words, reserved bits clear.
+    let data_offset = ((header_len / 4) as u8) << 4;
     // The caller checked segment_len <= SEGMENT_LEN_MAX, so the cast is exact.
     debug_assert!(segment_len <= SEGMENT_LEN_MAX);
     let pseudo = checksum::host_sum_tcp_pseudo_header(src, dst, segment_len as u16);
     let value = match mode {
         TcpChecksum::Software => {
-            // The fixed header is summed from the fields (host order, as the pseudo-header),
-            // the options and data from the bytes; the two meet as folded 16-bit sums.
+            // The fixed header is summed from the fields (host order, as the pseudo-header)
+            // with the checksum field taken as zero (RFC 9293 §3.1), the options and data
+            // from the bytes; the two meet as folded 16-bit sums.
             let fields = u64::from(repr.src_port)
                 + u64::from(repr.dst_port)
                 + u64::from(repr.seq.0)
                 + u64::from(repr.ack.0)
-                + u64::from(u16::from_be_bytes([header[12], repr.flags.0]))
+                + u64::from(u16::from_be_bytes([data_offset, repr.flags.0]))
                 + u64::from(repr.window)
                 + u64::from(repr.urgent);
             let rest_sum = checksum::fold_to_host(checksum::sum_native(rest));
@@ -441,10 +433,7 @@ pub(super) fn write_segment(
         }
         TcpChecksum::Offloaded => checksum::fold(pseudo),
     };
-    let [check_high, check_low] = value.to_be_bytes();
-    header[16] = check_high;
-    header[17] = check_low;
-    *fixed = header;
+    *fixed = fixed_header(repr, data_offset, value);
     segment_len
 }
 
