@@ -67,6 +67,9 @@ pub fn parse_ipv4_tcp_into<'a>(
     Ok((ip.repr, payload))
 }
 
+/// The first byte of an IPv4 header without options: version 4, IHL 5 words.
+const VERSION_4_IHL_5: u8 = 0x40 | (IPV4_HEADER_LEN / 4) as u8;
+
 /// What [`parse_ipv4_header`] found.
 struct Ipv4Parsed<'a> {
     repr: Ipv4Repr,
@@ -89,36 +92,43 @@ fn parse_ipv4_header(buf: &[u8]) -> Result<Ipv4Parsed<'_>, WireError> {
     // RFC 791 §3.1, field by field; the checksum is read as part of the sum.
     let [version_ihl, _dscp_ecn, length_high, length_low, ident_high, ident_low, flags_high, flags_low, ttl, protocol, _, _, addresses @ ..] =
         *fixed;
-    let version = version_ihl >> 4;
-    if version != 4 {
-        return Err(WireError::NotIpv4(version));
-    }
-    let ihl = version_ihl & 0x0f;
-    let header_len = usize::from(ihl) * 4;
-    let header = match buf.get(..header_len) {
-        Some(header) if header_len >= IPV4_HEADER_LEN => header,
-        _ => return Err(WireError::BadIpHeaderLength(ihl)),
+    // Version 4 without options (nearly every packet) is one compare: its 20 bytes are
+    // in `fixed`.
+    let header_len = if version_ihl == VERSION_4_IHL_5 {
+        IPV4_HEADER_LEN
+    } else {
+        let version = version_ihl >> 4;
+        if version != 4 {
+            return Err(WireError::NotIpv4(version));
+        }
+        let ihl = version_ihl & 0x0f;
+        let header_len = usize::from(ihl) * 4;
+        if header_len < IPV4_HEADER_LEN || header_len > buf.len() {
+            return Err(WireError::BadIpHeaderLength(ihl));
+        }
+        header_len
     };
     let total_len = u16::from_be_bytes([length_high, length_low]);
     let packet = match buf.get(..usize::from(total_len)) {
         Some(packet) if packet.len() >= header_len => packet,
         _ => return Err(WireError::BadIpTotalLength(total_len)),
     };
-    // Without options (nearly always) the header is summed as three words.
+    // Without options the header is summed as three words.
     let sum = if header_len == IPV4_HEADER_LEN {
         checksum::sum_fixed_header(fixed)
     } else {
-        checksum::sum_native(header)
+        checksum::sum_native(packet.get(..header_len).unwrap_or_default())
     };
     if !checksum::sum_verifies(sum) {
         return Err(WireError::BadIpChecksum);
     }
     let flags_fragment = u16::from_be_bytes([flags_high, flags_low]);
-    let more = flags_fragment & FLAG_MORE_FRAGMENTS != 0;
-    // The field counts 8-octet units; 0x1fff * 8 still fits 16 bits.
-    let offset = (flags_fragment & FRAGMENT_OFFSET_MASK) * 8;
-    if more || offset != 0 {
-        return Err(WireError::Fragmented { offset, more });
+    if flags_fragment & (FLAG_MORE_FRAGMENTS | FRAGMENT_OFFSET_MASK) != 0 {
+        // The field counts 8-octet units; 0x1fff * 8 still fits 16 bits.
+        return Err(WireError::Fragmented {
+            offset: (flags_fragment & FRAGMENT_OFFSET_MASK) * 8,
+            more: flags_fragment & FLAG_MORE_FRAGMENTS != 0,
+        });
     }
     let [src @ .., _, _, _, _] = addresses;
     let [_, _, _, _, dst @ ..] = addresses;
