@@ -289,6 +289,9 @@ pub(super) struct Layout {
     syn: bool,
     /// SACK blocks that fit (none on SYN).
     sack_blocks: usize,
+    /// `syn` or SACK blocks: the area is written one word at a time, not as timestamps
+    /// alone or nothing.
+    words: bool,
     /// Bytes the layout takes, worked out once in [`Layout::new`].
     len: usize,
 }
@@ -320,6 +323,7 @@ impl Layout {
             Layout {
                 syn,
                 sack_blocks: 0,
+                words: true,
                 len,
             }
         } else if options.sack_count == 0 {
@@ -327,6 +331,7 @@ impl Layout {
             Layout {
                 syn,
                 sack_blocks: 0,
+                words: false,
                 len: timestamps_len,
             }
         } else {
@@ -342,6 +347,7 @@ impl Layout {
             Layout {
                 syn,
                 sack_blocks,
+                words: sack_blocks > 0,
                 len: timestamps_len + sack_len,
             }
         }
@@ -408,7 +414,7 @@ impl Layout {
         // Every segment after the handshake carries no option or timestamps alone
         // (RFC 7323 §3.2: once negotiated, on every segment), so those two are written
         // whole, without the word-by-word cursor.
-        if self.syn || self.sack_blocks > 0 {
+        if self.words {
             self.write_words(options, buf);
         } else if let Some((tsval, tsecr)) = options.timestamps {
             let [v0, v1, v2, v3] = tsval.to_be_bytes();
