@@ -181,12 +181,13 @@ fn parse_tcp_into<'a>(
         header.get(TCP_HEADER_LEN..).unwrap_or_default(),
         &mut out.options,
     )?;
-    // The fields are read once everything is known to be valid.
-    let [sp0, sp1, dp0, dp1, q0, q1, q2, q3, a0, a1, a2, a3, _, flags, w0, w1, _, _, u0, u1] =
-        *fixed;
-    out.src_port = u16::from_be_bytes([sp0, sp1]);
-    out.dst_port = u16::from_be_bytes([dp0, dp1]);
-    out.seq = SeqNumber(u32::from_be_bytes([q0, q1, q2, q3]));
+    // The fields are read once everything is known to be valid; ports and sequence number
+    // as the one big-endian word `tcp::fixed_header` writes them as.
+    let [b0, b1, b2, b3, b4, b5, b6, b7, a0, a1, a2, a3, _, flags, w0, w1, _, _, u0, u1] = *fixed;
+    let ports_seq = u64::from_be_bytes([b0, b1, b2, b3, b4, b5, b6, b7]);
+    out.src_port = (ports_seq >> 48) as u16;
+    out.dst_port = (ports_seq >> 32) as u16;
+    out.seq = SeqNumber(ports_seq as u32);
     out.ack = SeqNumber(u32::from_be_bytes([a0, a1, a2, a3]));
     out.flags = TcpFlags(flags);
     out.window = u16::from_be_bytes([w0, w1]);
