@@ -11,7 +11,8 @@
 //! These give exactly what the layered views give (`Ipv4Packet::new_checked`,
 //! `Ipv4Repr::parse`, `TcpPacket::new_checked`, `TcpRepr::parse`, `Ipv4Repr::emit`,
 //! `TcpRepr::emit_header`), errors and their order included, but read each header once at
-//! its fixed offsets, sum each byte once and write each header with one store.
+//! its fixed offsets, sum each byte once and write each header as one value (a few wide
+//! stores).
 
 use super::checksum::{self, TcpChecksum};
 use super::ipv4::{self, FLAG_MORE_FRAGMENTS, FRAGMENT_OFFSET_MASK};

@@ -440,8 +440,8 @@ impl Layout {
     }
 
     /// The general case of [`Layout::write`]: one 32-bit word at a time, in Linux's
-    /// `tcp_options_write()` order (see the module docs). Out of line, so that the two
-    /// whole-area cases inline into the emitters.
+    /// `tcp_options_write()` order (see the module docs), or Linux's SYN layout whole.
+    /// Out of line, so that the two whole-area cases of `write` inline into the emitters.
     #[inline(never)]
     fn write_words(&self, options: &TcpOptions, buf: &mut [u8]) {
         let needed = self.len();
@@ -454,7 +454,7 @@ impl Layout {
             (None, false, None)
         };
         // The SYN or SYN-ACK of Linux (and of tcpwave) with every option on, written
-        // whole: what the words below give for it, in one store.
+        // whole, as one value: what the words below give for it.
         if let (Some(mss), true, Some((tsval, tsecr)), Some(shift)) =
             (mss, sack_permitted, options.timestamps, window_scale)
         {
