@@ -34,8 +34,7 @@ impl Conn {
         if !payload.is_empty() && self.state.can_receive() {
             // A FIN that will close the receive side in this very segment puts Linux in
             // pingpong mode before it decides how to ACK the data (see `receive_fin`).
-            let closes =
-                seg.flags.fin() && matches!(self.state, State::Established | State::SynReceived);
+            let closes = seg.flags.fin() && self.fin_enters_pingpong();
             self.receive_text(ctx, seg, payload, closes);
         }
         if seg.flags.fin() && self.peer_fin.is_none() {
@@ -90,6 +89,12 @@ impl Conn {
         }
     }
 
+    /// A FIN now moves the connection to CLOSE-WAIT, where Linux delays ACKs (pingpong
+    /// mode, see [`Conn::receive_fin`]).
+    fn fin_enters_pingpong(&self) -> bool {
+        matches!(self.state, State::SynReceived | State::Established)
+    }
+
     /// The peer's FIN is in order: it consumes one sequence number (RFC 9293 §3.10.7.4
     /// "eighth") and is acknowledged.
     ///
@@ -105,8 +110,7 @@ impl Conn {
     fn receive_fin(&mut self, ctx: &mut Ctx<'_>) {
         let received_data = self.rcv_nxt != self.irs + 1u32;
         self.rcv_nxt += 1u32;
-        let pingpong = matches!(self.state, State::SynReceived | State::Established);
-        if pingpong && received_data && !self.ack_now {
+        if self.fin_enters_pingpong() && received_data && !self.ack_now {
             if self.timer(TimerKind::DelayedAck).is_none() {
                 self.set_timer(TimerKind::DelayedAck, ctx.now + ctx.cfg.delayed_ack);
             }

@@ -33,6 +33,9 @@ mod field {
 
 /// Don't Fragment flag in the flags/fragment-offset word (RFC 791 §3.1).
 const FLAG_DONT_FRAGMENT: u16 = 0x4000;
+/// The first byte of a header without options: version 4, IHL 5 words. tcpwave sends no
+/// IP options, and nearly every packet it receives has none.
+pub(super) const VERSION_4_IHL_5: u8 = 0x40 | (IPV4_HEADER_LEN / 4) as u8;
 /// More Fragments flag in the flags/fragment-offset word (RFC 791 §3.1).
 pub(super) const FLAG_MORE_FRAGMENTS: u16 = 0x2000;
 /// Fragment offset bits, in units of 8 octets (RFC 791 §3.1).
@@ -345,8 +348,6 @@ impl Ipv4Repr {
 /// included, built as one value so that it is stored at once (RFC 791 §3.1).
 #[inline]
 pub(super) fn header_bytes(repr: &Ipv4Repr, total_len: u16) -> [u8; IPV4_HEADER_LEN] {
-    // Version 4, IHL 5 words: tcpwave sends no IP options.
-    const VERSION_IHL: u8 = 0x40 | (IPV4_HEADER_LEN / 4) as u8;
     let [length_high, length_low] = total_len.to_be_bytes();
     let [ident_high, ident_low] = repr.ident.to_be_bytes();
     // DF set, no fragment offset (RFC 1191 path-MTU discovery, as Linux sends TCP).
@@ -355,7 +356,7 @@ pub(super) fn header_bytes(repr: &Ipv4Repr, total_len: u16) -> [u8; IPV4_HEADER_
     let [d0, d1, d2, d3] = repr.dst.octets();
     // RFC 1071 summed from the fields (16-bit fields as numbers, the addresses as 32-bit
     // numbers: see checksum::host_sum_tcp_pseudo_header), not from the bytes.
-    let sum = u64::from(u16::from_be_bytes([VERSION_IHL, 0]))
+    let sum = u64::from(u16::from_be_bytes([VERSION_4_IHL_5, 0]))
         + u64::from(total_len)
         + u64::from(repr.ident)
         + u64::from(FLAG_DONT_FRAGMENT)
@@ -364,7 +365,7 @@ pub(super) fn header_bytes(repr: &Ipv4Repr, total_len: u16) -> [u8; IPV4_HEADER_
         + u64::from(u32::from(repr.dst));
     let [check_high, check_low] = (!checksum::fold(sum)).to_be_bytes();
     [
-        VERSION_IHL,
+        VERSION_4_IHL_5,
         0, // DSCP and ECN
         length_high,
         length_low,

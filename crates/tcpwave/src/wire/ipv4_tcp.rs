@@ -15,7 +15,7 @@
 //! stores).
 
 use super::checksum::{self, TcpChecksum};
-use super::ipv4::{self, FLAG_MORE_FRAGMENTS, FRAGMENT_OFFSET_MASK};
+use super::ipv4::{self, FLAG_MORE_FRAGMENTS, FRAGMENT_OFFSET_MASK, VERSION_4_IHL_5};
 use super::options::{parse_options_into, Layout};
 use super::tcp::{room, write_segment, SEGMENT_LEN_MAX, TCP_HEADER_LEN};
 use super::{Ipv4Repr, TcpFlags, TcpRepr, WireError, IPV4_HEADER_LEN, IP_PROTO_TCP};
@@ -67,9 +67,6 @@ pub fn parse_ipv4_tcp_into<'a>(
     let payload = parse_tcp_into(ip.payload, &ip, tcp_checksum, tcp)?;
     Ok((ip.repr, payload))
 }
-
-/// The first byte of an IPv4 header without options: version 4, IHL 5 words.
-const VERSION_4_IHL_5: u8 = 0x40 | (IPV4_HEADER_LEN / 4) as u8;
 
 /// What [`parse_ipv4_header`] found.
 struct Ipv4Parsed<'a> {

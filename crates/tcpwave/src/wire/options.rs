@@ -147,7 +147,8 @@ pub fn parse_options_into(area: &[u8], out: &mut TcpOptions) -> Result<(), WireE
     Ok(())
 }
 
-/// Length of the aligned timestamps area, `NOP NOP TS` (RFC 7323 Appendix A).
+/// Length of the aligned timestamps area, `NOP NOP TS` (RFC 7323 Appendix A); on a SYN the
+/// SACK-permitted option takes the place of the two NOPs.
 const ALIGNED_TIMESTAMPS_LEN: usize = 12;
 /// Its first word: `01 01 08 0a`.
 const NOP_NOP_TIMESTAMPS: u32 = u32::from_be_bytes([NOP, NOP, TIMESTAMPS, TIMESTAMPS_LEN]);
@@ -289,22 +290,16 @@ pub(super) struct Layout {
     syn: bool,
     /// SACK blocks that fit (none on SYN).
     sack_blocks: usize,
-    /// `syn` or SACK blocks: the area is written one word at a time, not as timestamps
-    /// alone or nothing.
-    words: bool,
     /// Bytes the layout takes, worked out once in [`Layout::new`].
     len: usize,
 }
-
-/// Bytes of the timestamps option with its two NOPs (or SACK-permitted) in front.
-const TIMESTAMPS_AREA_LEN: usize = 12;
 
 impl Layout {
     /// What goes on a segment that does (`syn`) or does not carry SYN.
     #[inline]
     pub(super) fn new(options: &TcpOptions, syn: bool) -> Layout {
         let timestamps_len = if options.timestamps.is_some() {
-            TIMESTAMPS_AREA_LEN
+            ALIGNED_TIMESTAMPS_LEN
         } else {
             0
         };
@@ -323,7 +318,6 @@ impl Layout {
             Layout {
                 syn,
                 sack_blocks: 0,
-                words: true,
                 len,
             }
         } else if options.sack_count == 0 {
@@ -331,7 +325,6 @@ impl Layout {
             Layout {
                 syn,
                 sack_blocks: 0,
-                words: false,
                 len: timestamps_len,
             }
         } else {
@@ -347,7 +340,6 @@ impl Layout {
             Layout {
                 syn,
                 sack_blocks,
-                words: sack_blocks > 0,
                 len: timestamps_len + sack_len,
             }
         }
@@ -414,7 +406,8 @@ impl Layout {
         // Every segment after the handshake carries no option or timestamps alone
         // (RFC 7323 §3.2: once negotiated, on every segment), so those two are written
         // whole, without the word-by-word cursor.
-        if self.words {
+        // SYN options or SACK blocks go word by word; otherwise timestamps alone or nothing.
+        if self.syn || self.sack_blocks > 0 {
             self.write_words(options, buf);
         } else if let Some((tsval, tsecr)) = options.timestamps {
             let [v0, v1, v2, v3] = tsval.to_be_bytes();
@@ -433,7 +426,7 @@ impl Layout {
                 e2,
                 e3,
             ];
-            if let Some(slot) = buf.first_chunk_mut::<TIMESTAMPS_AREA_LEN>() {
+            if let Some(slot) = buf.first_chunk_mut::<ALIGNED_TIMESTAMPS_LEN>() {
                 *slot = area;
             }
         }
