@@ -9,7 +9,7 @@ use std::net::{Shutdown, SocketAddrV4};
 use std::time::Duration;
 
 use common::*;
-use tcpwave_tun::{Direction, TcpStream, Trace, KERNEL_ADDR};
+use tcpwave_tun::{Direction, TcpStream, KERNEL_ADDR};
 
 const TEN_MB: usize = 10 * 1024 * 1024;
 
@@ -56,13 +56,7 @@ fn engine_client_negotiates_options_with_the_kernel() {
     kernel.join().unwrap();
     // The engine's view: both SYNs carried every option, and every later segment in
     // both directions carries timestamps (RFC 7323 §3.2).
-    let segments: Vec<_> = traces
-        .try_iter()
-        .filter_map(|t| match t {
-            Trace::Segment(s) => Some(s),
-            _ => None,
-        })
-        .collect();
+    let segments = segments(&traces);
     let syn = |dir| {
         segments
             .iter()

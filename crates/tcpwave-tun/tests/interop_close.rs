@@ -261,12 +261,9 @@ fn engine_aborts_kernel_application_gets_econnreset() {
 /// The segments of one connection (by the engine's local port), in order, from a
 /// subscription that asked for segments.
 fn segments_of(rx: &mpsc::Receiver<Trace>, local_port: u16) -> Vec<tcpwave_tun::SegmentTrace> {
-    rx.try_iter()
-        .filter_map(|t| match t {
-            Trace::Segment(s) if !s.dropped => Some(s),
-            _ => None,
-        })
-        .filter(|s| s.tcp.src_port == local_port || s.tcp.dst_port == local_port)
+    segments(rx)
+        .into_iter()
+        .filter(|s| !s.dropped && (s.tcp.src_port == local_port || s.tcp.dst_port == local_port))
         .collect()
 }
 

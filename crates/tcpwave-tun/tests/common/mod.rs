@@ -6,7 +6,7 @@ use std::net::{SocketAddrV4, TcpListener as KernelListener};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
-use tcpwave_tun::{Lab, StackConfig, KERNEL_ADDR};
+use tcpwave_tun::{Lab, SegmentTrace, StackConfig, Trace, KERNEL_ADDR};
 
 /// A fresh lab for one test, or `None` when the test cannot run (a loud SKIPPED line was
 /// printed; under TCPWAVE_REQUIRE_PRIVILEGED=1 `privileged` panics instead).
@@ -87,4 +87,14 @@ pub fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(20));
     }
     cond()
+}
+
+/// The segments a subscription (`Stack::subscribe(true)`) has seen so far, in order.
+pub fn segments(rx: &std::sync::mpsc::Receiver<Trace>) -> Vec<SegmentTrace> {
+    rx.try_iter()
+        .filter_map(|t| match t {
+            Trace::Segment(s) => Some(s),
+            _ => None,
+        })
+        .collect()
 }
