@@ -118,6 +118,10 @@ pub fn lifecycle(engine: &str, parked: u64, budget: Budget) -> Value {
     }
 }
 
+/// The most entries `time_wait_memory` can hold at once: 50 s of 1 µs gaps (none expires
+/// within the 60 s TIME_WAIT).
+pub const TIME_WAIT_MEMORY_ENTRIES_MAX: u64 = 50_000_000;
+
 /// Bytes per TIME_WAIT entry: resident memory delta over `entries` real lifecycles whose
 /// client sides all stay in TIME_WAIT (1 µs of virtual time apart, so none expires).
 pub fn time_wait_memory(entries: u64) -> Value {
@@ -128,7 +132,7 @@ pub fn time_wait_memory(entries: u64) -> Value {
     // with more than half its ephemeral range in TIME_WAIT costs O(range) per connect.
     pair.clients = (entries / 10_000).clamp(256, 65_536) as u32;
     assert!(
-        entries < 50_000_000,
+        entries <= TIME_WAIT_MEMORY_ENTRIES_MAX,
         "more entries than 50 s of 1 µs gaps: some would expire"
     );
     // The endpoints' fixed-size parts (port perturbation table, first arena chunk, queues).

@@ -33,10 +33,59 @@ fn number(arg: Option<&String>, what: &str) -> Result<u64, String> {
         .map_err(|_| format!("{what} must be a whole number, not {text:?}\n{USAGE}"))
 }
 
+/// A whole number within `range` (inclusive).
+fn number_in(
+    arg: Option<&String>,
+    what: &str,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, String> {
+    let n = number(arg, what)?;
+    if range.contains(&n) {
+        Ok(n)
+    } else {
+        Err(format!(
+            "{what} must be from {} to {}, not {n}\n{USAGE}",
+            range.start(),
+            range.end()
+        ))
+    }
+}
+
 fn text<'a>(arg: Option<&'a String>, what: &str) -> Result<&'a str, String> {
     arg.map(String::as_str)
         .ok_or_else(|| format!("missing {what}\n{USAGE}"))
 }
+
+/// An engine name among those `case` knows.
+fn engine<'a>(arg: Option<&'a String>, case: &str, known: &[&str]) -> Result<&'a str, String> {
+    let name = text(arg, "ENGINE")?;
+    if known.contains(&name) {
+        Ok(name)
+    } else {
+        Err(format!(
+            "{case}: unknown engine {name:?}: use {}\n{USAGE}",
+            known.join(", ")
+        ))
+    }
+}
+
+const TCPWAVE_ENGINES: [&str; 2] = ["tcpwave", "tcpwave-checksums"];
+const SMOLTCP_ENGINES: [&str; 2] = ["smoltcp", "smoltcp-checksums"];
+const LIFECYCLE_ENGINES: [&str; 5] = [
+    "tcpwave",
+    "tcpwave-checksums",
+    "smoltcp",
+    "smoltcp-checksums",
+    "kernel",
+];
+const BULK_ENGINES: [&str; 4] = [
+    "tcpwave",
+    "tcpwave-checksums",
+    "smoltcp",
+    "smoltcp-checksums",
+];
+/// Parked connections beyond this take minutes to set up and gigabytes of memory.
+const PARKED_MAX: u64 = 10_000_000;
 
 fn main() -> ExitCode {
     let all: Vec<String> = std::env::args().skip(1).collect();
@@ -89,24 +138,30 @@ fn dispatch(
             return Ok(());
         }
         "lifecycle" => {
-            let engine = text(args.get(1), "ENGINE")?;
-            let parked = number(args.get(2), "M")?;
+            let engine = engine(args.get(1), "lifecycle", &LIFECYCLE_ENGINES)?;
+            let parked = number_in(args.get(2), "M", 0..=PARKED_MAX)?;
             cases::lifecycle(engine, parked, budget)
         }
-        "time-wait-memory" => cases::time_wait_memory(number(args.get(1), "N")?),
+        "time-wait-memory" => {
+            let max = cases::TIME_WAIT_MEMORY_ENTRIES_MAX;
+            cases::time_wait_memory(number_in(args.get(1), "N", 1..=max)?)
+        }
         "idle-memory" => {
-            cases::idle_memory(text(args.get(1), "ENGINE")?, number(args.get(2), "N")?)
+            let known = [TCPWAVE_ENGINES, SMOLTCP_ENGINES].concat();
+            let engine = engine(args.get(1), "idle-memory", &known)?;
+            cases::idle_memory(engine, number_in(args.get(2), "N", 1..=PARKED_MAX)?)
         }
         "bulk" => {
-            let engine = text(args.get(1), "ENGINE")?;
-            let mss = number(args.get(2), "MSS")?;
-            let mss = u16::try_from(mss).map_err(|_| format!("MSS {mss} is above 65535"))?;
-            cases::bulk(engine, mss, number(args.get(3), "BYTES")?)
+            let engine = engine(args.get(1), "bulk", &BULK_ENGINES)?;
+            // The engine's own range (Config "mss"): Linux's TCP_MIN_MSS to loopback's MSS.
+            let mss = number_in(args.get(2), "MSS", 88..=65495)? as u16;
+            cases::bulk(engine, mss, number_in(args.get(3), "BYTES", 1..=1 << 40)?)
         }
-        "timers" => cases::timers(number(args.get(1), "N")?),
+        "timers" => cases::timers(number_in(args.get(1), "N", 1..=PARKED_MAX)?),
         "callgrind-lifecycles" => {
-            let engine = text(args.get(1), "ENGINE")?;
-            let count = number(args.get(2), "N")?;
+            let known = [TCPWAVE_ENGINES, SMOLTCP_ENGINES].concat();
+            let engine = engine(args.get(1), "callgrind", &known)?;
+            let count = number_in(args.get(2), "N", 1..=PARKED_MAX)?;
             match engine {
                 "tcpwave" | "tcpwave-checksums" => {
                     // Instructions do not depend on the table's size (cache misses are not
@@ -131,7 +186,7 @@ fn dispatch(
                     measured_smoltcp(&mut net, count);
                     serde_json::json!({"engine": engine, "lifecycles": count, "warmup": warmup, "polls": net.polls, "packets": net.device.packets})
                 }
-                other => return Err(format!("callgrind: unknown engine {other:?}\n{USAGE}")),
+                other => unreachable!("engine() let {other:?} through"),
             }
         }
         "kernel-park-server" => {

@@ -44,3 +44,54 @@ fn smoltcp_lifecycles_complete() {
     net.park(3, 0);
     net.lifecycles(50);
 }
+
+/// Bad arguments get a message that names the problem and the usage, and exit status 2:
+/// no panic, no case started.
+#[test]
+fn bad_arguments_are_refused_with_the_reason() {
+    for (args, reason) in [
+        (
+            &["lifecycle", "foo", "0"][..],
+            "lifecycle: unknown engine \"foo\"",
+        ),
+        (
+            &["idle-memory", "kernel", "5"],
+            "idle-memory: unknown engine \"kernel\"",
+        ),
+        (
+            &["bulk", "tcpwave", "20", "1000"],
+            "MSS must be from 88 to 65495, not 20",
+        ),
+        (
+            &["bulk", "smoltcp", "0", "1000"],
+            "MSS must be from 88 to 65495, not 0",
+        ),
+        (
+            &["bulk", "tcpwave", "1460", "x"],
+            "BYTES must be a whole number, not \"x\"",
+        ),
+        (&["timers", "0"], "N must be from 1 to 10000000, not 0"),
+        (
+            &["time-wait-memory", "0"],
+            "N must be from 1 to 50000000, not 0",
+        ),
+        (&["lifecycle", "tcpwave"], "missing M"),
+        (
+            &["callgrind-lifecycles", "kernel", "1"],
+            "callgrind: unknown engine \"kernel\"",
+        ),
+        (&["frobnicate"], "unknown command \"frobnicate\""),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_tcpwave-bench"))
+            .args(args)
+            .output()
+            .expect("run tcpwave-bench");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.starts_with(&format!("tcpwave-bench: {reason}")) && stderr.contains("usage:"),
+            "{args:?}: {stderr}"
+        );
+        assert!(output.stdout.is_empty(), "{args:?} printed a result");
+    }
+}
