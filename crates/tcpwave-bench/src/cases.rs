@@ -36,7 +36,7 @@ const NO_LIMIT: u64 = u64::MAX / 4;
 pub fn lifecycle(engine: &str, parked: u64, budget: Budget) -> Value {
     let setup = std::time::Instant::now();
     match engine {
-        "tcpwave" | "tcpwave-checksums" => {
+        "tcpwave" | "tcpwave-checksums" | "tcpwave-tw1s" => {
             let cfg = tw::engine_config(engine).expect("a tcpwave engine");
             let mut pair = tw::Pair::new(cfg);
             pair.keep_parked_ids = false;

@@ -15,6 +15,7 @@ fn quick_run_prints_the_whole_table() {
     assert!(output.status.success(), "{stdout}\n{stderr}");
     for heading in [
         "1-2. Lifecycles per second",
+        "TW 1 s |",
         "3. TIME_WAIT memory",
         "4. Idle established connection",
         "5. Bulk throughput",
