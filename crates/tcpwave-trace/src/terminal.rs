@@ -258,12 +258,66 @@ fn arrow_line(from: usize, to: usize, col: usize, n: usize, label: &str, lost: b
             }
             cells.iter().collect::<String>().trim_end().to_string()
         }
-        // Too long for the room on the arrow: after it.
-        None => format!(
-            "{} {}",
-            cells.iter().collect::<String>().trim_end(),
-            label.iter().collect::<String>().trim()
-        ),
+        // Too long for the room on the arrow (narrow lanes, three hosts or more): on its own
+        // line above, centred on the arrow. Written after the arrow it ran on into the next
+        // host's lane and read as that host's segment.
+        None => {
+            let label = label.iter().collect::<String>();
+            let label = label.trim();
+            let centre = (a + b) / 2;
+            let start = centre.saturating_sub(label.chars().count() / 2);
+            format!(
+                "{}{label}\n{}{}",
+                " ".repeat(start),
+                " ".repeat(TIME_WIDTH + 1),
+                cells.iter().collect::<String>().trim_end()
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Column of `needle` in `line`, counted in characters.
+    fn column(line: &str, needle: char) -> Option<usize> {
+        line.chars().position(|c| c == needle)
+    }
+
+    #[test]
+    fn a_label_that_fits_is_written_on_the_arrow() {
+        let line = arrow_line(0, 1, 44, 2, "SYN seq=0 win=64240", false);
+        assert!(!line.contains('\n'), "{line}");
+        assert_eq!(column(&line, '▶'), Some(44 + 22), "{line}");
+        assert!(line.contains(" SYN seq=0 win=64240 "), "{line}");
+    }
+
+    #[test]
+    fn a_label_too_long_for_the_lanes_goes_above_the_arrow_not_into_the_next_lane() {
+        // Four hosts, 28 columns a lane: a SYN-ACK from the second host to the first.
+        let label = "SYN+ACK seq=0 ack=1 win=65160";
+        let text = arrow_line(1, 0, 28, 4, label, false);
+        let (above, arrow) = text.split_once('\n').expect("two lines");
+        assert_eq!(above.trim(), label);
+        let label_start = above.len() - above.trim_start().len();
+        assert_eq!(
+            label_start,
+            28 - label.len() / 2,
+            "centred on the arrow: {above:?}"
+        );
+        let arrow = &arrow[TIME_WIDTH + 1..];
+        assert_eq!(column(arrow, '◀'), Some(14), "{arrow}");
+        // The arrow ends at the sender's lane and nothing is written beyond it.
+        assert_eq!(arrow.chars().count(), 28 + 14 + 1, "{arrow:?}");
+    }
+
+    #[test]
+    fn a_lost_segment_too_long_for_its_half_goes_above_and_keeps_its_cross() {
+        let text = arrow_line(0, 1, 28, 4, "SYN seq=0 win=64240 — lost", true);
+        let (above, arrow) = text.split_once('\n').expect("two lines");
+        assert_eq!(above.trim(), "SYN seq=0 win=64240 — lost");
+        assert_eq!(column(&arrow[TIME_WIDTH + 1..], '✗'), Some((14 + 42) / 2));
     }
 }
 
