@@ -43,6 +43,12 @@ fn emit(options: &TcpOptions, syn: bool) -> Vec<u8> {
     buf[..len].to_vec()
 }
 
+/// `options` emit as exactly `expected`, and `expected` parses back to `options`.
+fn assert_emits_and_parses(options: &TcpOptions, syn: bool, expected: &[u8]) {
+    assert_eq!(emit(options, syn), expected);
+    assert_eq!(parse_options(expected), Ok(*options));
+}
+
 fn linux_syn_options() -> TcpOptions {
     TcpOptions {
         mss: Some(1460),
@@ -63,8 +69,7 @@ fn linux_syn_layout_is_byte_exact() {
         0x00, 0x00, 0x00, 0x00, // TSecr
         0x01, 0x03, 0x03, 0x07, // NOP, window scale 7
     ];
-    assert_eq!(emit(&linux_syn_options(), true), expected);
-    assert_eq!(parse_options(&expected), Ok(linux_syn_options()));
+    assert_emits_and_parses(&linux_syn_options(), true, &expected);
 }
 
 #[test]
@@ -74,8 +79,7 @@ fn syn_without_timestamps_uses_nop_nop_sack_permitted() {
         ..linux_syn_options()
     };
     let expected = [0x02, 0x04, 0x05, 0xb4, 1, 1, 4, 2, 1, 3, 3, 7];
-    assert_eq!(emit(&options, true), expected);
-    assert_eq!(parse_options(&expected), Ok(options));
+    assert_emits_and_parses(&options, true, &expected);
 }
 
 #[test]
@@ -98,8 +102,7 @@ fn data_segment_with_timestamps_is_byte_exact() {
         ..TcpOptions::default()
     };
     let expected = [1, 1, 8, 10, 0, 0, 0, 100, 0xde, 0xad, 0xbe, 0xef];
-    assert_eq!(emit(&options, false), expected);
-    assert_eq!(parse_options(&expected), Ok(options));
+    assert_emits_and_parses(&options, false, &expected);
 }
 
 #[test]
