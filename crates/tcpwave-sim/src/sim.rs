@@ -293,7 +293,7 @@ impl Sim {
     fn next_item(&self) -> Option<(Instant, Next)> {
         let mut best: Option<(Instant, Next)> = None;
         let mut consider = |at: Instant, what: Next| {
-            if best.as_ref().is_none_or(|(b, _)| at < *b) {
+            if best.as_ref().map_or(true, |(b, _)| at < *b) {
                 best = Some((at, what));
             }
         };

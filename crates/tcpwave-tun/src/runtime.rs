@@ -251,7 +251,7 @@ impl Shared {
         core.transmit(now, &self.device, self.origin);
         core.publish_events(self.origin);
         if let Some(next) = core.ep.poll_timeout() {
-            if core.loop_deadline.is_none_or(|d| next < d) {
+            if core.loop_deadline.map_or(true, |d| next < d) {
                 core.loop_deadline = Some(next);
                 self.wake_loop();
             }

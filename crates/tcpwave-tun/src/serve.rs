@@ -51,7 +51,7 @@ pub fn serve(stack: &Stack, opts: ServeOptions, stop: &AtomicBool) -> io::Result
     let bytes_in = Arc::new(AtomicU64::new(0));
     let mut accepted = 0u64;
     std::thread::scope(|scope| -> io::Result<()> {
-        while !stop.load(Ordering::Relaxed) && opts.accepts_max.is_none_or(|m| accepted < m) {
+        while !stop.load(Ordering::Relaxed) && opts.accepts_max.map_or(true, |m| accepted < m) {
             if active.load(Ordering::Acquire) >= opts.connections_max.max(1) {
                 std::thread::sleep(Duration::from_millis(10));
                 continue;
