@@ -34,11 +34,7 @@ impl Endpoint {
         }
         match state {
             State::TimeWait => return self.enter_time_wait(h),
-            State::Closed => {
-                if self.leave_demux_when_closed(h, before) {
-                    return;
-                }
-            }
+            State::Closed if self.leave_demux_when_closed(h, before) => return,
             _ => {}
         }
         self.schedule(h, may_queue);
