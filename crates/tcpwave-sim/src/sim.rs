@@ -259,10 +259,7 @@ impl Sim {
                 self.settle(h)?;
             }
         }
-        loop {
-            let Some((at, what)) = self.next_item() else {
-                break;
-            };
+        while let Some((at, what)) = self.next_item() {
             if at > end {
                 break;
             }

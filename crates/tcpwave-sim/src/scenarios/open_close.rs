@@ -68,12 +68,10 @@ pub fn half_close(opts: &RunOptions) -> Result<Trace, ScenarioError> {
                 ctx.accept_all(l);
             }
         }
-        Input::Event(Event::Readable { conn } | Event::PeerClosed { conn }) => {
-            if peer.is_none() {
-                if let Ok((_, true)) = ctx.recv(conn) {
-                    peer = Some(conn);
-                    ctx.wake_after(ms(100), 1);
-                }
+        Input::Event(Event::Readable { conn } | Event::PeerClosed { conn }) if peer.is_none() => {
+            if let Ok((_, true)) = ctx.recv(conn) {
+                peer = Some(conn);
+                ctx.wake_after(ms(100), 1);
             }
         }
         Input::Wake(n) => {

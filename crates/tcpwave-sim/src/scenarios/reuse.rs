@@ -147,9 +147,11 @@ fn pieces_client(server: SocketAddrV4) -> Box<dyn App> {
 /// and its drawn description says so (`--set isn_clock=1 --set tcp_timestamps=1` shows
 /// the protected case, and says that instead).
 pub fn time_wait_old_duplicate(opts: &RunOptions) -> Result<Trace, ScenarioError> {
-    let mut base = Config::default();
-    base.isn_clock = false;
-    base.tcp_timestamps = false;
+    let base = Config {
+        isn_clock: false,
+        tcp_timestamps: false,
+        ..Config::default()
+    };
     let description = old_duplicate_description(&opts.config(base.clone())?);
     let apps = [
         pieces_client(SocketAddrV4::new(SERVER, PORT)),
