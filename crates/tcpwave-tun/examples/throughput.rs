@@ -3,6 +3,7 @@
 //!
 //! 1. engine <-> kernel over the TUN device of a lab namespace, both directions;
 //! 2. kernel <-> kernel over a veth pair between two namespaces (198.51.100.0/24).
+//!
 //! Every namespace is deleted afterwards.
 
 use std::io::{Read, Write};

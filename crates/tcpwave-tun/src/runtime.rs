@@ -179,7 +179,7 @@ impl Stack {
 
     /// The engine's counters (`nstat` names).
     pub fn counters(&self) -> tcpwave::Counters {
-        self.shared().with(|core, _| core.ep.counters().clone())
+        self.shared().with(|core, _| *core.ep.counters())
     }
 
     /// Packet counts of the runtime itself.

@@ -169,24 +169,6 @@ pub fn format_event(at: Duration, event: &Event) -> Option<String> {
     Some(format!("{}  engine  {text}", format_at(at)))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn loss_is_reproducible_and_near_its_rate() {
-        let run = |seed| {
-            let mut rng = LossRng::new(Loss::percent(5.0, seed));
-            (0..100_000).filter(|_| rng.drop_next()).count()
-        };
-        assert_eq!(run(7), run(7));
-        let dropped = run(7);
-        assert!((4_000..6_000).contains(&dropped), "{dropped}");
-        let mut none = LossRng::new(Loss::percent(0.0, 1));
-        assert!((0..10_000).all(|_| !none.drop_next()));
-    }
-}
-
 /// Prints every trace of `rx` to stdout (state changes; segments if subscribed) until the
 /// stack is dropped, or until stdout is closed (a reader such as `head` went away): then it
 /// stops printing quietly instead of panicking as `println!` would.
@@ -205,4 +187,22 @@ pub fn spawn_printer(rx: std::sync::mpsc::Receiver<Trace>) -> std::thread::JoinH
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loss_is_reproducible_and_near_its_rate() {
+        let run = |seed| {
+            let mut rng = LossRng::new(Loss::percent(5.0, seed));
+            (0..100_000).filter(|_| rng.drop_next()).count()
+        };
+        assert_eq!(run(7), run(7));
+        let dropped = run(7);
+        assert!((4_000..6_000).contains(&dropped), "{dropped}");
+        let mut none = LossRng::new(Loss::percent(0.0, 1));
+        assert!((0..10_000).all(|_| !none.drop_next()));
+    }
 }
