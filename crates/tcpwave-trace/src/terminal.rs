@@ -276,6 +276,44 @@ fn arrow_line(from: usize, to: usize, col: usize, n: usize, label: &str, lost: b
     }
 }
 
+fn render_outcome(out: &mut String, trace: &Trace, pal: &Palette) {
+    let o = &trace.outcome;
+    let _ = writeln!(
+        out,
+        "\n{} (at {})",
+        pal.paint("1", "Final states"),
+        fmt_time(o.end_us)
+    );
+    for f in &o.final_states {
+        let _ = writeln!(out, "  {:<10} {:<44} {}", f.host, f.conn, f.state);
+    }
+    if !o.app_saw.is_empty() {
+        let _ = writeln!(out, "{}", pal.paint("1", "What the applications saw"));
+        for note in &o.app_saw {
+            let _ = writeln!(out, "  {} — {}", note.conn, note.text);
+        }
+    }
+    if !o.figures.is_empty() {
+        let _ = writeln!(out, "{}", pal.paint("1", "Figures"));
+        for f in &o.figures {
+            let _ = writeln!(out, "  {:<44} {} {}", f.name, trim_float(f.value), f.unit);
+        }
+    }
+    let _ = writeln!(out, "{}", pal.paint("1", "Counters"));
+    for h in &o.counters {
+        let list: Vec<String> = h.counters.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let _ = writeln!(out, "  {:<10} {}", h.host, list.join(" "));
+    }
+}
+
+fn trim_float(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v:.2}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -318,43 +356,5 @@ mod tests {
         let (above, arrow) = text.split_once('\n').expect("two lines");
         assert_eq!(above.trim(), "SYN seq=0 win=64240 — lost");
         assert_eq!(column(&arrow[TIME_WIDTH + 1..], '✗'), Some((14 + 42) / 2));
-    }
-}
-
-fn render_outcome(out: &mut String, trace: &Trace, pal: &Palette) {
-    let o = &trace.outcome;
-    let _ = writeln!(
-        out,
-        "\n{} (at {})",
-        pal.paint("1", "Final states"),
-        fmt_time(o.end_us)
-    );
-    for f in &o.final_states {
-        let _ = writeln!(out, "  {:<10} {:<44} {}", f.host, f.conn, f.state);
-    }
-    if !o.app_saw.is_empty() {
-        let _ = writeln!(out, "{}", pal.paint("1", "What the applications saw"));
-        for note in &o.app_saw {
-            let _ = writeln!(out, "  {} — {}", note.conn, note.text);
-        }
-    }
-    if !o.figures.is_empty() {
-        let _ = writeln!(out, "{}", pal.paint("1", "Figures"));
-        for f in &o.figures {
-            let _ = writeln!(out, "  {:<44} {} {}", f.name, trim_float(f.value), f.unit);
-        }
-    }
-    let _ = writeln!(out, "{}", pal.paint("1", "Counters"));
-    for h in &o.counters {
-        let list: Vec<String> = h.counters.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let _ = writeln!(out, "  {:<10} {}", h.host, list.join(" "));
-    }
-}
-
-fn trim_float(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e15 {
-        format!("{}", v as i64)
-    } else {
-        format!("{v:.2}")
     }
 }

@@ -8,7 +8,7 @@
 //!
 //! - include/net/sock.h: `sk_acceptq_is_full(sk)` is
 //!   `READ_ONCE(sk->sk_ack_backlog) > READ_ONCE(sk->sk_max_ack_backlog)`, with a note
-//!   that whoever thinks it should be `>=` must read commit 64a146513f8f ("[NET]: Revert
+//!   that whoever thinks it should be `>=` must read commit 64a146513f8f ("\[NET\]: Revert
 //!   incorrect accept queue backlog changes."): listen(fd, 0) still lets one connection in.
 //! - include/net/inet_connection_sock.h: `inet_csk_reqsk_queue_is_full(sk)` is
 //!   `inet_csk_reqsk_queue_len(sk) > READ_ONCE(sk->sk_max_ack_backlog)` since commit
