@@ -23,6 +23,14 @@ pub struct Counters {
     pub OutSegs: u64,
     /// Tcp: RetransSegs.
     pub RetransSegs: u64,
+    /// TcpExt: TCPTimeouts — expiries of the retransmission timer: in SYN-SENT, in
+    /// SYN-RECEIVED (Linux `tcp_syn_ack_timeout`) and with data or a FIN unacknowledged,
+    /// the last one that gives up included (Linux `tcp_retransmit_timer` counts before
+    /// `tcp_write_timeout`); not the zero-window probe timer.
+    pub TCPTimeouts: u64,
+    /// TcpExt: TCPSynRetrans — SYNs and SYN-ACKs retransmitted, by the timer or in answer
+    /// to a retransmitted SYN (Linux `tcp_retransmit_skb` for a SYN, `tcp_rtx_synack`).
+    pub TCPSynRetrans: u64,
     /// Tcp: InErrs — segments that failed to parse or checksum, and SYNs that drew a
     /// challenge ACK in ESTABLISHED (Linux `tcp_validate_incoming` with `syn_inerr`).
     pub InErrs: u64,
@@ -84,7 +92,7 @@ pub struct Counters {
 
 impl Counters {
     /// (name, value) pairs for printing, in a stable order.
-    pub fn pairs(&self) -> [(&'static str, u64); 29] {
+    pub fn pairs(&self) -> [(&'static str, u64); 31] {
         [
             ("ActiveOpens", self.ActiveOpens),
             ("PassiveOpens", self.PassiveOpens),
@@ -94,6 +102,8 @@ impl Counters {
             ("InSegs", self.InSegs),
             ("OutSegs", self.OutSegs),
             ("RetransSegs", self.RetransSegs),
+            ("TCPTimeouts", self.TCPTimeouts),
+            ("TCPSynRetrans", self.TCPSynRetrans),
             ("InErrs", self.InErrs),
             ("TCPAbortOnClose", self.TCPAbortOnClose),
             ("TCPAbortOnData", self.TCPAbortOnData),

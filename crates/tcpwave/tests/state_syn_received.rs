@@ -131,11 +131,16 @@ fn retransmitted_syns_get_one_syn_ack_per_500_ms_which_restarts_the_timer() {
     recv_nothing!(t);
     let c = t.ep.counters();
     assert_eq!((c.TCPACKSkippedSynRecv, c.RetransSegs), (1, 1));
+    // tcp_rtx_synack counts the answer in TCPSynRetrans; no timer expired yet.
+    assert_eq!((c.TCPSynRetrans, c.TCPTimeouts), (1, 0));
     // The SYN-ACK timer, due at 1 s, now runs a whole RTO from the resend at 300 ms.
     t.quiet_until(START + Duration::from_millis(1300));
     recv!(t, synack(&t));
     recv_nothing!(t);
-    assert_eq!(t.ep.counters().RetransSegs, 2);
+    let c = *t.ep.counters();
+    assert_eq!(c.RetransSegs, 2);
+    // This one the timer sent (Linux tcp_syn_ack_timeout counts TCPTimeouts).
+    assert_eq!((c.TCPSynRetrans, c.TCPTimeouts), (2, 1));
     // Not a timeout: no backoff, the next one comes 2 s later, not 4 s.
     t.quiet_until(START + Duration::from_millis(3300));
     recv!(t, synack(&t));

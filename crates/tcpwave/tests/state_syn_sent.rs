@@ -299,10 +299,14 @@ fn syn_is_retransmitted_with_doubling_rto_then_times_out_after_127_seconds() {
         recv_nothing!(t);
         assert_eq!(t.state(), Some(State::SynSent));
     }
-    assert_eq!(t.ep.counters().RetransSegs, 6);
+    let c = *t.ep.counters();
+    assert_eq!((c.RetransSegs, c.TCPSynRetrans, c.TCPTimeouts), (6, 6, 6));
     // Linux tcp_model_timeout(6 retries, 1 s) = 127 s: connect() fails with ETIMEDOUT.
     t.quiet_until(START + Duration::from_secs(127));
     recv_nothing!(t);
+    // The expiry that gives up is a timeout too (counted before tcp_write_timeout).
+    let c = *t.ep.counters();
+    assert_eq!((c.RetransSegs, c.TCPSynRetrans, c.TCPTimeouts), (6, 6, 7));
     assert_eq!(t.state(), Some(State::Closed));
     assert_eq!(
         t.events(),

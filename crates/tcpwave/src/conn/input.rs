@@ -209,6 +209,7 @@ impl Conn {
         }
         self.rtx_next = Some(self.iss);
         ctx.counters.RetransSegs += 1;
+        ctx.counters.TCPSynRetrans += 1;
         self.set_timer(TimerKind::Retransmit, ctx.now + self.rtt.current(ctx.cfg));
     }
 

@@ -139,6 +139,7 @@ impl Conn {
         self.rtx_next = (after_syn < self.snd_nxt).then_some(after_syn);
         self.rtt_sample = None;
         ctx.counters.RetransSegs += 1;
+        ctx.counters.TCPSynRetrans += 1;
         self.finish(ctx, self.iss, TcpFlags::SYN | TcpFlags::ACK, 0, 0, out);
         out.repr.options = self.syn_options(ctx);
         out.retransmit = true;

@@ -108,8 +108,14 @@ impl Conn {
 
     fn on_retransmit_timeout(&mut self, ctx: &mut Ctx<'_>) {
         match self.state {
-            State::SynSent => self.retransmit_syn(ctx, ctx.cfg.tcp_syn_retries),
-            State::SynReceived => self.retransmit_syn(ctx, ctx.cfg.tcp_synack_retries),
+            State::SynSent => {
+                ctx.counters.TCPTimeouts += 1;
+                self.retransmit_syn(ctx, ctx.cfg.tcp_syn_retries);
+            }
+            State::SynReceived => {
+                ctx.counters.TCPTimeouts += 1;
+                self.retransmit_syn(ctx, ctx.cfg.tcp_synack_retries);
+            }
             State::Established
             | State::CloseWait
             | State::FinWait1
@@ -118,6 +124,7 @@ impl Conn {
                 if self.snd_una == self.snd_nxt && self.snd_wnd == 0 && self.send.len() > 0 {
                     self.zero_window_probe(ctx);
                 } else if self.snd_una < self.snd_nxt {
+                    ctx.counters.TCPTimeouts += 1;
                     self.retransmit_data(ctx);
                 }
             }
@@ -136,6 +143,7 @@ impl Conn {
         self.retransmits += 1;
         self.rtt.backoff += 1;
         ctx.counters.RetransSegs += 1;
+        ctx.counters.TCPSynRetrans += 1;
         self.rtx_next = Some(self.iss);
         self.set_timer(TimerKind::Retransmit, ctx.now + self.rtt.current(ctx.cfg));
     }
