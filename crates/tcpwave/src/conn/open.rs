@@ -77,14 +77,13 @@ impl Conn {
     /// `Last.ACK.sent` (we use RCV.NXT at arrival, as Linux's `tcp_store_ts_recent`).
     pub(crate) fn update_ts_recent(&mut self, seg: &TcpRepr, now: crate::time::Instant) {
         if let Some((tsval, _)) = seg.options.timestamps {
-            if self.state == State::Listen
+            let covers_last_ack = self.state == State::Listen
                 || self.state == State::SynSent
-                || seg.seq <= self.rcv_nxt
-            {
-                if tsval.wrapping_sub(self.ts_recent) as i32 >= 0 || self.ts_recent == 0 {
-                    self.ts_recent = tsval;
-                    self.ts_recent_stamp = now;
-                }
+                || seg.seq <= self.rcv_nxt;
+            let newer = tsval.wrapping_sub(self.ts_recent) as i32 >= 0 || self.ts_recent == 0;
+            if covers_last_ack && newer {
+                self.ts_recent = tsval;
+                self.ts_recent_stamp = now;
             }
         }
     }
