@@ -244,15 +244,21 @@ fn reading_a_little_does_not_announce_a_silly_window() {
 fn a_scaled_window_never_moves_its_right_edge_left() {
     // RFC 9293 §3.8.6.2.2: the receiver should not shrink the window. With scale 7 the
     // field counts 128-byte units: truncating the free space would pull the edge back.
-    let mut t = established(config_linux());
+    // A 64 KiB buffer: our SYN-ACK offered 65160 (rcv_ssthresh), so after a little data
+    // the free space, not rcv_ssthresh, is what limits the window.
+    let mut t = established(Config {
+        tcp_rmem_default: 65_536,
+        ..config_linux()
+    });
     let (a, p) = seqs(&t);
-    send!(t, data(p, a, &bytes(4)));
-    // 131068 free bytes: 1023 units (the edge at p + 4 + 130944).
-    recv!(t, ack(a, p + 4u32).win(1023));
-    send!(t, data(p + 4u32, a, &bytes(125)));
-    // 130943 free bytes would truncate to 1022 units, 4 bytes left of the edge promised;
-    // the promised 130819 bytes round up to 1023 units instead.
-    recv!(t, ack(a, p + 129u32).win(1023));
+    send!(t, data(p, a, &bytes(300)));
+    // rcv_ssthresh grows to the 65236 bytes left (a 300-byte segment: 2 * rcv_mss =
+    // 1072, but no more than the room): 509 units, the edge at p + 300 + 65152.
+    recv!(t, ack(a, p + 300u32).win(509));
+    send!(t, data(p + 300u32, a, &bytes(100)));
+    // 65136 free bytes would truncate to 508 units, 28 bytes left of the edge promised;
+    // the promised 65052 bytes round up to 509 units instead.
+    recv!(t, ack(a, p + 400u32).win(509));
 }
 
 // =======================================================================================

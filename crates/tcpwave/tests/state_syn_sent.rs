@@ -131,13 +131,11 @@ fn syn_ack_with_every_option_negotiates_them_all() {
     let mut t = established_active(config_linux());
     // RFC 7323 §2.2: the window of a SYN-ACK is never scaled.
     assert_eq!(t.ep.info(t.conn()).unwrap().snd_wnd, u32::from(PEER_WINDOW));
-    // Window scale 7 both ways: our 128 KiB buffer is advertised as 1024 << 7, and the
-    // peer's field 501 means 64128 bytes.
+    // Window scale 7 both ways: our window is the 64240 of our SYN (rcv_ssthresh), rounded
+    // up to 128-byte units (502 << 7 = 64256, as a Linux client sends), and the peer's
+    // field 501 means 64128 bytes.
     t.write(&[7u8; 100]);
-    recv!(
-        t,
-        data(t.iss + 1u32, PEER_ISS + 1u32, &[7u8; 100]).win(1024)
-    );
+    recv!(t, data(t.iss + 1u32, PEER_ISS + 1u32, &[7u8; 100]).win(502));
     send!(t, ack(PEER_ISS + 1u32, t.iss + 101u32).win(501));
     assert_eq!(t.ep.info(t.conn()).unwrap().snd_wnd, 501 << 7);
 }

@@ -31,7 +31,7 @@ impl Conn {
     /// Read in-order bytes. `Ok(0)` is end of file (the peer's FIN was read).
     pub(crate) fn app_recv(&mut self, ctx: &mut Ctx<'_>, buf: &mut [u8]) -> Result<usize, Error> {
         if self.recv.ready() > 0 {
-            let before = self.receive_window();
+            let before = self.promised_window().max(self.offered_window());
             let n = self.recv.read(buf);
             self.maybe_window_update(before);
             let _ = ctx;
@@ -50,9 +50,10 @@ impl Conn {
     }
 
     /// RFC 9293 §3.8.6.2.2 (receiver-side SWS avoidance): announce a reopened window
-    /// only once it grew by min(buffer / 2, MSS).
+    /// only once it grew by min(buffer / 2, MSS). The window is the one we would offer,
+    /// capped by `rcv_ssthresh`: a read that frees space beyond the cap opens nothing.
     fn maybe_window_update(&mut self, before: u32) {
-        let now = self.recv.window() as u32;
+        let now = self.offered_window();
         let threshold = (self.recv.capacity() as u32 / 2).min(self.mss as u32);
         if now.saturating_sub(before) >= threshold && self.state.can_receive() {
             self.ack_now = true;

@@ -339,12 +339,7 @@ impl Conn {
 
     /// The receive window in force for acceptability: what we last advertised.
     pub(crate) fn receive_window(&self) -> u32 {
-        let advertised = if self.rcv_adv > self.rcv_nxt {
-            (self.rcv_adv - self.rcv_nxt) as u32
-        } else {
-            0
-        };
-        advertised.max(self.recv.window() as u32)
+        self.promised_window().max(self.recv.window() as u32)
     }
 
     /// RFC 9293 §3.10.7.4, the four cases of the acceptability test.

@@ -5,6 +5,7 @@
 //! - `input`: segment arrival in synchronized states (§3.10.7.4): acceptability, RST, SYN
 //! - `ack`: the ACK field: SND.UNA, RTT, congestion control, window updates
 //! - `receive`: segment text and FIN
+//! - `rcv_window`: the receive window we offer, and how it grows
 //! - `output`: which segment to send next
 //! - `close`: close, shutdown, abort
 //! - `timers`: retransmission, delayed ACK, keepalive, FIN_WAIT_2, persist
@@ -22,6 +23,7 @@ pub(crate) mod congestion;
 mod input;
 mod open;
 mod output;
+mod rcv_window;
 mod receive;
 pub(crate) mod rto;
 mod timers;
@@ -181,6 +183,12 @@ pub(crate) struct Conn {
     pub rcv_nxt: SeqNumber,
     /// Right edge of the window we last advertised (we never shrink it, §3.8.6.2.2).
     pub rcv_adv: SeqNumber,
+    /// Linux `tp->rcv_ssthresh`: the most window we offer, whatever the free space. It
+    /// starts at the window of our SYN or SYN-ACK and grows as data arrives (`rcv_window`).
+    /// 0 until that first SYN is sent.
+    pub rcv_ssthresh: u32,
+    /// Linux `icsk_ack.rcv_mss`: our estimate of the peer's segment size.
+    pub rcv_mss: u16,
     /// Where the latest out-of-order segments started, most recent first: the order
     /// of SACK blocks (RFC 2018 §4).
     pub sack_anchors: [SeqNumber; 4],
@@ -274,6 +282,8 @@ impl Conn {
             irs_known: false,
             rcv_nxt: SeqNumber(0),
             rcv_adv: SeqNumber(0),
+            rcv_ssthresh: 0,
+            rcv_mss: 0,
             sack_anchors: [SeqNumber(0); 4],
             sack_anchor_count: 0,
             peer_fin: None,

@@ -71,6 +71,7 @@ impl Conn {
         }
         self.mss = mss.max(64);
         self.cc = super::congestion::NewReno::new(cfg.initial_cwnd_segments, self.mss as u32);
+        self.init_rcv_mss(cfg);
     }
 
     /// RFC 7323 §4.3 (2): remember the peer's TSval when the segment covers

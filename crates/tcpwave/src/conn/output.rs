@@ -3,7 +3,6 @@
 //! pure ACKs. The payload stays in the send buffer; the endpoint copies it straight
 //! into the caller's packet buffer.
 
-use super::open::TIMESTAMP_OPTION_LEN;
 use super::{Conn, Ctx, TimerKind};
 use crate::seq::SeqNumber;
 use crate::state::State;
@@ -396,44 +395,5 @@ impl Conn {
             n += 1;
         }
         n
-    }
-
-    /// The window field to send: free receive space, never shrinking the right edge
-    /// we advertised before (RFC 9293 §3.8.6.2.2), scaled except on SYNs (RFC 7323 §2.2).
-    fn advertise_window(&mut self, syn: bool, our_mss: u16) -> u16 {
-        let mut wnd = self.recv.window() as u32;
-        let right = self.rcv_nxt + wnd;
-        if right < self.rcv_adv {
-            wnd = (self.rcv_adv - self.rcv_nxt) as u32;
-        }
-        if syn {
-            // Linux `tcp_select_initial_window`: "Quantize space offering to a multiple of
-            // mss if possible" (64240 for MSS 1460, 65160 with timestamps). The segments
-            // counted are the ones the peer sends us, so the MSS is the one we announce,
-            // less the timestamp option; a space of one MSS or less is offered whole.
-            let ts_len = if self.ts_ok { TIMESTAMP_OPTION_LEN } else { 0 };
-            let mss = u32::from(our_mss.saturating_sub(ts_len).max(1));
-            let space = wnd.min(65535);
-            let field = if space > mss {
-                space / mss * mss
-            } else {
-                space
-            };
-            self.rcv_adv = self.rcv_nxt + field;
-            return field as u16;
-        }
-        // With scaling the field is truncated: free space is rounded down, but an edge
-        // already promised is rounded up, or truncation would move it left (RFC 9293
-        // §3.8.6.2.2; Linux tcp_select_window: ALIGN(cur_win, 1 << rcv_wscale)).
-        let scale = self.rcv_wscale;
-        let free_field = (self.recv.window() as u32) >> scale;
-        let promised = if self.rcv_adv > self.rcv_nxt {
-            (self.rcv_adv - self.rcv_nxt) as u32
-        } else {
-            0
-        };
-        let field = free_field.max(promised.div_ceil(1u32 << scale)).min(65535);
-        self.rcv_adv = self.rcv_nxt + (field << scale);
-        field as u16
     }
 }

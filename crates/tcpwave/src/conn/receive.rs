@@ -68,6 +68,10 @@ impl Conn {
             self.note_sack_anchor(self.rcv_nxt + offset);
         }
         self.rcv_nxt += advanced;
+        if offset == 0 && advanced > 0 {
+            // In-order data may open the window we offer (Linux `tcp_event_data_recv`).
+            self.grow_window(ctx.cfg, data.len().min(advanced));
+        }
         if advanced > 0 && !self.orphaned {
             ctx.events.push_back(Event::Readable { conn: ctx.id });
         }

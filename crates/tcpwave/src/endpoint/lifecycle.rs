@@ -135,7 +135,9 @@ impl Endpoint {
             return;
         };
         let tuple = conn.tuple;
-        let window = ((conn.recv.window() as u32) >> conn.rcv_wscale).min(65535) as u16;
+        // The window of the full socket's last word, as Linux `tcp_time_wait` keeps
+        // `tcp_receive_window(tp)` for the ACKs of TIME_WAIT: capped by rcv_ssthresh.
+        let window = conn.window_field();
         let entry = TimeWaitEntry {
             tuple,
             snd_nxt: conn.snd_nxt,

@@ -36,6 +36,9 @@ pub struct ConnInfo {
     /// `None` before the peer's SYN arrived (SYN-SENT): RCV.NXT is not defined yet.
     pub rcv_nxt: Option<SeqNumber>,
     pub rcv_wnd: u32,
+    /// The cap on the window we offer (Linux `tcpi_rcv_ssthresh`, `ss -i`
+    /// "rcv_ssthresh"); 0 for TIME_WAIT entries, which do not keep it.
+    pub rcv_ssthresh: u32,
     pub cwnd: u32,
     pub ssthresh: u32,
     pub rto_micros: u64,
@@ -111,6 +114,7 @@ impl Endpoint {
             snd_wnd: 0,
             rcv_nxt: Some(e.rcv_nxt),
             rcv_wnd: u32::from(e.window),
+            rcv_ssthresh: 0,
             cwnd: 0,
             ssthresh: 0,
             rto_micros: 0,
@@ -136,6 +140,7 @@ impl Endpoint {
             snd_wnd: c.snd_wnd,
             rcv_nxt: c.irs_known.then_some(c.rcv_nxt),
             rcv_wnd: c.recv.window() as u32,
+            rcv_ssthresh: c.rcv_ssthresh,
             cwnd: c.cc.cwnd,
             ssthresh: c.cc.ssthresh,
             rto_micros: c.rtt.current(&self.cfg).total_micros(),

@@ -67,8 +67,12 @@ pub const PEER_TS_BASE: u32 = 0x2000_0000;
 pub const START: Instant = Instant::from_secs(100);
 /// Our SYN / SYN-ACK window: Linux rounds 65535 down to whole MSS-sized segments.
 pub const SYN_WINDOW: u16 = 64_240;
-/// Our window field once established with `config()` (no scaling, 128 KiB buffer).
-pub const WINDOW: u16 = 65_535;
+/// Our window field once established with `config()` (no scaling, 128 KiB buffer): the
+/// window of our SYN, which caps the window we offer (`rcv_ssthresh`, Linux
+/// `__tcp_select_window`) until a segment of 128 bytes or more arrives.
+pub const WINDOW: u16 = 64_240;
+/// The same once such a segment opened the window to the unscaled clamp.
+pub const WINDOW_OPEN: u16 = 65_535;
 
 /// The configuration most tests use: the Linux profile without timestamps, SACK and
 /// window scaling, so that segments carry no options after the SYNs.
