@@ -1,0 +1,241 @@
+//! The receive window we offer once the handshake is done (RFC 9293 §3.8.6.2.2), as Linux
+//! offers it: free space capped by `rcv_ssthresh`, which starts at the window of our SYN or
+//! SYN-ACK (`tcp_select_initial_window`) and grows with in-order data (`tcp_grow_window`):
+//! by 2·advmss for each full-sized segment, by 2·rcv_mss for a segment of 128 bytes or
+//! more whose overhead is larger than itself, not at all for shorter ones, and never past
+//! the buffer (the clamp) nor past the free space.
+//!
+//! The figures are those of a Linux 6.x host with tcp_rmem[1] = 131072 and MSS 1460: a
+//! client answers a SYN-ACK with `win 502` (64256 = ALIGN(64240, 128), shift 7), a
+//! server's first ACK says `win 510` (65280 = ALIGN(65160, 128)).
+
+#[macro_use]
+mod support;
+use support::*;
+
+/// Our next sequence number and the peer's, right after the handshake.
+fn seqs(t: &T) -> (SeqNumber, SeqNumber) {
+    (t.iss + 1u32, PEER_ISS + 1u32)
+}
+
+fn bytes(n: usize) -> Vec<u8> {
+    (0..n).map(|i| (i % 251) as u8).collect()
+}
+
+/// The connection's `rcv_ssthresh`.
+fn rcv_ssthresh(t: &T) -> u32 {
+    t.ep.info(t.conn()).expect("connection").rcv_ssthresh
+}
+
+/// Every segment waiting to be sent, as (ACK, window field).
+fn drain_acks(t: &mut T) -> Vec<(SeqNumber, u16)> {
+    let mut acks = Vec::new();
+    while let Some((_, _, seg)) = t.poll() {
+        assert!(seg.payload.is_empty(), "we have nothing to send: {seg:?}");
+        acks.push((seg.ack, seg.window.expect("a parsed segment has a window")));
+    }
+    acks
+}
+
+/// The MSS-sized segment of a Linux peer with timestamps (1460 - 12).
+const FULL: usize = 1_448;
+
+// =======================================================================================
+// After the handshake: the window of our SYN, rounded up to the scale unit
+// =======================================================================================
+
+#[test]
+fn a_client_answers_the_syn_ack_with_the_window_of_its_syn_502() {
+    let mut t = syn_sent(config_linux());
+    // Our SYN offered 64240 (44 * 1460: no timestamps known yet).
+    send!(
+        t,
+        syn_ack(PEER_ISS, t.iss + 1u32)
+            .win(PEER_WINDOW)
+            .opts(peer_syn_ack_options(&t))
+    );
+    t.ts = true;
+    t.peer_tsval = t.peer_clock();
+    t.peer_wscale = PEER_WSCALE;
+    // Not 1024 (the 128 KiB buffer): rcv_ssthresh = 64240, ALIGN(64240, 128) >> 7 = 502.
+    recv!(t, ack(t.iss + 1u32, PEER_ISS + 1u32).win(502));
+    assert_eq!(rcv_ssthresh(&t), 64_240);
+    // Data too short to open the window keeps it there.
+    let (a, p) = seqs(&t);
+    send!(t, data(p, a, b"hello"));
+    recv!(t, ack(a, p + 5u32).win(502));
+}
+
+#[test]
+fn a_server_acknowledges_its_first_data_with_the_window_of_its_syn_ack_510() {
+    let mut t = established(config_linux());
+    assert_eq!(our_syn_ack_window(&t), 65_160);
+    assert_eq!(rcv_ssthresh(&t), 65_160);
+    let (a, p) = seqs(&t);
+    send!(t, data(p, a, b"hello"));
+    // ALIGN(65160, 128) >> 7 = 510, not 1023 (the free 128 KiB less 5 bytes).
+    recv!(t, ack(a, p + 5u32).win(510));
+}
+
+#[test]
+fn without_window_scaling_the_window_is_the_syn_window_exactly() {
+    let mut t = established(config());
+    let (a, p) = seqs(&t);
+    send!(t, data(p, a, b"hello"));
+    recv!(t, ack(a, p + 5u32).win(64_240));
+    // One full segment opens it to what the field can carry (the unscaled clamp).
+    send!(t, data(p + 5u32, a, &bytes(1_460)));
+    recv!(t, ack(a, p + 1_465u32).win(WINDOW_OPEN));
+    assert_eq!(rcv_ssthresh(&t), 65_535);
+}
+
+// =======================================================================================
+// Growth: which segments open the window, and by how much
+// =======================================================================================
+
+#[test]
+fn segments_shorter_than_128_bytes_never_open_the_window() {
+    // Linux tcp_event_data_recv: "if (skb->len >= 128) tcp_grow_window(sk, skb, true)".
+    let mut t = established(config_linux());
+    let (a, p) = seqs(&t);
+    let mut next = p;
+    for _ in 0..40 {
+        send!(t, data(next, a, &bytes(127)));
+        next += 127u32;
+        assert_eq!(t.read().len(), 127);
+        for (_, window) in drain_acks(&mut t) {
+            assert_eq!(window, 510);
+        }
+    }
+    assert_eq!(rcv_ssthresh(&t), 65_160);
+    // 128 bytes do: their overhead (576 modelled bytes) is more than their length, so
+    // __tcp_grow_window gives 2 * rcv_mss (536 before any full segment) = 1072.
+    send!(t, data(next, a, &bytes(128)));
+    assert_eq!(rcv_ssthresh(&t), 65_160 + 1_072);
+    t.advance(Duration::from_millis(200));
+    let acks = drain_acks(&mut t);
+    // ALIGN(66232, 128) = 66304: 518 units.
+    assert_eq!(acks.last().map(|&(_, w)| w), Some(518));
+}
+
+#[test]
+fn full_segments_open_the_window_by_two_advmss_each_up_to_the_free_space() {
+    // A passive open's advmss is the MSS it announced, 1460 (tcp_v4_syn_recv_sock):
+    // each full segment adds 2920, from 65160 up to the space free once the segment is
+    // queued ("room = min(window_clamp, tcp_space(sk)) - rcv_ssthresh"): the 128 KiB
+    // buffer less one segment, however fast the application reads.
+    let mut t = established(config_linux());
+    let (a, p) = seqs(&t);
+    let mut next = p;
+    let mut expected = 65_160u32;
+    let mut last_window = 510;
+    for i in 0..30 {
+        send!(t, data(next, a, &bytes(FULL)));
+        next += FULL as u32;
+        expected = (expected + 2_920).min(131_072 - FULL as u32);
+        assert_eq!(rcv_ssthresh(&t), expected, "after segment {}", i + 1);
+        assert_eq!(t.read().len(), FULL);
+        for (ack_seq, window) in drain_acks(&mut t) {
+            assert!(ack_seq <= next);
+            assert!(
+                window >= last_window,
+                "the window went from {last_window} to {window}"
+            );
+            last_window = window;
+        }
+    }
+    // 65160 + 23 * 2920 > 129624: the limit from the 23rd segment on.
+    assert_eq!(expected, 129_624);
+    t.advance(Duration::from_millis(200));
+    drain_acks(&mut t);
+    // ALIGN(129624, 128) = 129664: 1013 units (on the delayed ACK: quick ACKs are over).
+    send!(t, data(next, a, b"x"));
+    t.advance(Duration::from_millis(200));
+    recv!(t, ack(a, next + 1u32).win(1_013));
+}
+
+#[test]
+fn an_active_opens_advmss_leaves_room_for_timestamps() {
+    // Linux tcp_rcv_synsent_state_process: "tp->advmss -= TCPOLEN_TSTAMP_ALIGNED" when
+    // the SYN-ACK carries timestamps, so a client grows by 2 * 1448 per full segment.
+    let mut t = established_active(config_linux());
+    let (a, p) = seqs(&t);
+    assert_eq!(rcv_ssthresh(&t), 64_240);
+    send!(t, data(p, a, &bytes(FULL)));
+    assert_eq!(rcv_ssthresh(&t), 64_240 + 2_896);
+    // ALIGN(67136, 128) = 67200: 525 units.
+    recv!(t, ack(a, p + FULL as u32).win(525));
+}
+
+#[test]
+fn the_window_grows_no_further_than_the_free_space() {
+    // "room = min(window_clamp, tcp_space(sk)) - rcv_ssthresh": with a 64 KiB buffer
+    // and nothing read, rcv_ssthresh stops where the free space is.
+    let mut t = established(Config {
+        tcp_rmem_default: 65_536,
+        ..config_linux()
+    });
+    let (a, p) = seqs(&t);
+    send!(t, data(p, a, &bytes(FULL)));
+    assert_eq!(rcv_ssthresh(&t), 65_160);
+    // 64088 bytes free, truncated to 500 units of 128 (above the 498 promised).
+    recv!(t, ack(a, p + FULL as u32).win(500));
+    assert_eq!(t.ep.info(t.conn()).unwrap().rcv_wnd, 65_536 - FULL as u32);
+}
+
+// =======================================================================================
+// A full buffer: the window closes, and reopens only up to rcv_ssthresh
+// =======================================================================================
+
+#[test]
+fn an_unread_buffer_closes_the_window_then_a_read_reopens_it_to_rcv_ssthresh() {
+    // Unscaled, so every byte of the window shows. rcv_ssthresh reaches 65535 with the
+    // first full segment; the window stays there while more than that is free, then
+    // follows the free space down to zero when the 128 KiB are all held.
+    let mut t = established(config());
+    let (a, p) = seqs(&t);
+    let mut next = p;
+    let mut edge = p + u32::from(WINDOW);
+    let mut received = 0usize;
+    for _ in 0..1_000 {
+        let room = edge - next;
+        if room == 0 {
+            break;
+        }
+        let len = room.min(1_460);
+        if len < 1_460 && edge - p != 131_072 {
+            // Wait for the edge to move rather than send a short segment.
+            t.advance(Duration::from_millis(200));
+        } else {
+            send!(t, data(next, a, &bytes(len)));
+            next += len as u32;
+            received += len;
+        }
+        for (ack_seq, window) in drain_acks(&mut t) {
+            let right = ack_seq + u32::from(window);
+            assert!(right >= edge, "the right edge moved left");
+            edge = right;
+        }
+    }
+    assert_eq!(received, 131_072);
+    assert_eq!(rcv_ssthresh(&t), 65_535);
+    // The last ACK closed the window; a byte more is not taken.
+    send!(t, data(next, a, b"x"));
+    recv!(t, ack(a, next).win(0));
+    // Reading it all reopens the window to rcv_ssthresh, not to the 128 KiB now free.
+    assert_eq!(t.read().len(), 131_072);
+    recv!(t, ack(a, next).win(WINDOW_OPEN));
+    recv_nothing!(t);
+}
+
+#[test]
+fn a_read_that_frees_space_beyond_rcv_ssthresh_sends_no_window_update() {
+    // The offered window is capped by rcv_ssthresh whatever is read: no update to send
+    // (Linux __tcp_cleanup_rbuf sends one only when the new window doubles).
+    let mut t = established(config_linux());
+    let (a, p) = seqs(&t);
+    send!(t, data(p, a, &bytes(FULL)));
+    recv!(t, ack(a, p + FULL as u32).win(532));
+    assert_eq!(t.read().len(), FULL);
+    recv_nothing!(t);
+}
