@@ -1,7 +1,8 @@
 //! The receive window we offer once the handshake is done (RFC 9293 §3.8.6.2.2), as Linux
 //! offers it: free space capped by `rcv_ssthresh`, which starts at the window of our SYN or
-//! SYN-ACK (`tcp_select_initial_window`) and grows with in-order data (`tcp_grow_window`):
-//! by 2·advmss for each full-sized segment, by 2·rcv_mss for a segment of 128 bytes or
+//! SYN-ACK (`tcp_select_initial_window`), less than the clamp (the buffer less one
+//! segment), and grows with in-order data (`tcp_grow_window`): by 2·advmss for each
+//! full-sized segment, by 2·rcv_mss for a segment of 128 bytes or
 //! more whose overhead is larger than itself, not at all for shorter ones, and never past
 //! the buffer (the clamp) nor past the free space.
 //!
@@ -119,11 +120,10 @@ fn segments_shorter_than_128_bytes_never_open_the_window() {
 }
 
 #[test]
-fn full_segments_open_the_window_by_two_advmss_each_up_to_the_free_space() {
-    // A passive open's advmss is the MSS it announced, 1460 (tcp_v4_syn_recv_sock):
-    // each full segment adds 2920, from 65160 up to the space free once the segment is
-    // queued ("room = min(window_clamp, tcp_space(sk)) - rcv_ssthresh"): the 128 KiB
-    // buffer less one segment, however fast the application reads.
+fn full_segments_open_the_window_by_two_advmss_each_up_to_the_clamp() {
+    // advmss is the MSS we announced less the timestamps, 1448: each full segment adds
+    // 2896, from 65160 up to window_clamp, the 128 KiB buffer less one advmss
+    // (tcp_init_buffer_space: "Force reservation of one segment").
     let mut t = established(config_linux());
     let (a, p) = seqs(&t);
     let mut next = p;
@@ -132,7 +132,7 @@ fn full_segments_open_the_window_by_two_advmss_each_up_to_the_free_space() {
     for i in 0..30 {
         send!(t, data(next, a, &bytes(FULL)));
         next += FULL as u32;
-        expected = (expected + 2_920).min(131_072 - FULL as u32);
+        expected = (expected + 2_896).min(131_072 - 1_448);
         assert_eq!(rcv_ssthresh(&t), expected, "after segment {}", i + 1);
         assert_eq!(t.read().len(), FULL);
         for (ack_seq, window) in drain_acks(&mut t) {
@@ -144,7 +144,7 @@ fn full_segments_open_the_window_by_two_advmss_each_up_to_the_free_space() {
             last_window = window;
         }
     }
-    // 65160 + 23 * 2920 > 129624: the limit from the 23rd segment on.
+    // 65160 + 23 * 2896 > 129624: the clamp from the 23rd segment on.
     assert_eq!(expected, 129_624);
     t.advance(Duration::from_millis(200));
     drain_acks(&mut t);
@@ -155,9 +155,10 @@ fn full_segments_open_the_window_by_two_advmss_each_up_to_the_free_space() {
 }
 
 #[test]
-fn an_active_opens_advmss_leaves_room_for_timestamps() {
-    // Linux tcp_rcv_synsent_state_process: "tp->advmss -= TCPOLEN_TSTAMP_ALIGNED" when
-    // the SYN-ACK carries timestamps, so a client grows by 2 * 1448 per full segment.
+fn advmss_leaves_room_for_timestamps_on_both_sides() {
+    // Linux: "tp->advmss -= TCPOLEN_TSTAMP_ALIGNED" once timestamps are on, in
+    // tcp_rcv_synsent_state_process for a client, in tcp_rcv_state_process for a server:
+    // each full segment adds 2 * 1448.
     let mut t = established_active(config_linux());
     let (a, p) = seqs(&t);
     assert_eq!(rcv_ssthresh(&t), 64_240);
@@ -165,22 +166,78 @@ fn an_active_opens_advmss_leaves_room_for_timestamps() {
     assert_eq!(rcv_ssthresh(&t), 64_240 + 2_896);
     // ALIGN(67136, 128) = 67200: 525 units.
     recv!(t, ack(a, p + FULL as u32).win(525));
+    let mut t = established(config_linux());
+    let (a, p) = seqs(&t);
+    send!(t, data(p, a, &bytes(FULL)));
+    assert_eq!(rcv_ssthresh(&t), 65_160 + 2_896);
+    // ALIGN(68056, 128) = 68096: 532 units.
+    recv!(t, ack(a, p + FULL as u32).win(532));
 }
 
 #[test]
 fn the_window_grows_no_further_than_the_free_space() {
-    // "room = min(window_clamp, tcp_space(sk)) - rcv_ssthresh": with a 64 KiB buffer
-    // and nothing read, rcv_ssthresh stops where the free space is.
-    let mut t = established(Config {
+    // "room = min(window_clamp, tcp_space(sk)) - rcv_ssthresh": with nothing read,
+    // rcv_ssthresh stops where the free space is once the segment is queued.
+    let mut t = established(config_linux());
+    let (a, p) = seqs(&t);
+    let mut next = p;
+    for n in 1..=20u32 {
+        send!(t, data(next, a, &bytes(FULL)));
+        next += FULL as u32;
+        let free = 131_072 - n * FULL as u32;
+        let ssthresh = rcv_ssthresh(&t);
+        assert!(
+            ssthresh <= free.max(108_600),
+            "segment {n}: {ssthresh} over {free}"
+        );
+        drain_acks(&mut t);
+    }
+    // The 15th segment left 109352 bytes free and took rcv_ssthresh from 105704 to
+    // 108600; from the 16th on less is free than that, and it stays.
+    assert_eq!(rcv_ssthresh(&t), 108_600);
+    // The window follows the free space down, below ALIGN(108600, 128) = 849 units:
+    // 131072 - 20 * 1448 - 1 = 102111 bytes (797 units), or up to the edge promised
+    // when more was free.
+    t.advance(Duration::from_millis(200));
+    send!(t, data(next, a, b"x"));
+    t.advance(Duration::from_millis(200));
+    let seg = t.recv_any();
+    assert_eq!(seg.ack, next + 1u32);
+    let window = seg.window.expect("a window");
+    assert!((797..849).contains(&window), "window {window}");
+}
+
+#[test]
+fn a_64_kib_buffer_keeps_one_segment_in_reserve() {
+    // Linux tcp_init_buffer_space: window_clamp = maxwin - advmss, and rcv_ssthresh =
+    // min(rcv_ssthresh, window_clamp) once established. 64 KiB is the window share of
+    // Linux's own tcp_rmem[1] (131072): these are a Linux host's figures.
+    let small = Config {
         tcp_rmem_default: 65_536,
         ..config_linux()
-    });
-    let (a, p) = seqs(&t);
-    send!(t, data(p, a, &bytes(FULL)));
-    assert_eq!(rcv_ssthresh(&t), 65_160);
-    // 64088 bytes free, truncated to 500 units of 128 (above the 498 promised).
-    recv!(t, ack(a, p + FULL as u32).win(500));
-    assert_eq!(t.ep.info(t.conn()).unwrap().rcv_wnd, 65_536 - FULL as u32);
+    };
+    let mut server = established(small.clone());
+    assert_eq!(rcv_ssthresh(&server), 65_536 - 1_448);
+    // A client's ACK of the SYN-ACK keeps the edge of its SYN (64240, promised before
+    // RCV.NXT was known): ALIGN(64240, 128) >> 7 = 502, as a Linux client's, although
+    // rcv_ssthresh alone would give ALIGN(64088, 128) >> 7 = 501.
+    let mut client = syn_sent(small);
+    send!(
+        client,
+        syn_ack(PEER_ISS, client.iss + 1u32)
+            .win(PEER_WINDOW)
+            .opts(peer_syn_ack_options(&client))
+    );
+    client.ts = true;
+    client.peer_tsval = client.peer_clock();
+    client.peer_wscale = PEER_WSCALE;
+    recv!(client, ack(client.iss + 1u32, PEER_ISS + 1u32).win(502));
+    assert_eq!(rcv_ssthresh(&client), 65_536 - 1_448);
+    // The SYN-ACK offered 65160: that edge stays (never shrink), so the first ACK still
+    // says ALIGN(65155, 128) >> 7 = 510, as a Linux server's does.
+    let (a, p) = seqs(&server);
+    send!(server, data(p, a, b"hello"));
+    recv!(server, ack(a, p + 5u32).win(510));
 }
 
 // =======================================================================================

@@ -103,6 +103,7 @@ impl Conn {
         self.retrans_stamp = None;
         self.rtt.backoff = 0;
         self.quick_acks = QUICK_ACKS;
+        self.init_buffer_space(ctx.cfg);
         self.set_state(ctx, State::Established, reason);
         self.arm_keepalive(ctx);
         if self.active_open {
@@ -168,8 +169,13 @@ impl Conn {
         }
         self.irs = seg.seq;
         self.irs_known = true;
+        // The window our SYN offered now counts from RCV.NXT: an edge promised, which
+        // later windows must not pull back (RFC 9293 §3.8.6.2.2). Linux keeps it as
+        // `rcv_wnd` with `rcv_wup = rcv_nxt` (tcp_rcv_synsent_state_process), so its ACK
+        // of the SYN-ACK offers ALIGN(64240, 1 << wscale) even when rcv_ssthresh is less.
+        let syn_window = self.promised_window();
         self.rcv_nxt = seg.seq + 1u32;
-        self.rcv_adv = self.rcv_nxt;
+        self.rcv_adv = self.rcv_nxt + syn_window;
         self.negotiate(ctx.cfg, &seg.options, false);
         self.update_ts_recent(seg, ctx.now);
         self.last_received = ctx.now;

@@ -13,9 +13,8 @@
 //! What is modelled and what is not:
 //! - The engine's receive buffer holds payload only, so its capacity plays the part of
 //!   Linux's `tcp_full_space()` (the window share of `sk_rcvbuf`) and its free room the
-//!   part of `tcp_space()`; the clamp (`window_clamp`) is that capacity, at most 65535
-//!   unscaled (`tcp_rcv_synsent_state_process`: "window_clamp = min(window_clamp,
-//!   65535U)" without window scaling). Linux's receive-buffer autotuning
+//!   part of `tcp_space()`; the clamp (`window_clamp`) is that capacity less one
+//!   segment, as `tcp_init_buffer_space` leaves it. Linux's receive-buffer autotuning
 //!   (`tcp_rcv_space_adjust`, which raises `sk_rcvbuf` and the clamp) is not modelled.
 //! - The memory a received segment costs (`skb->truesize`) is modelled as its length
 //!   plus a fixed overhead (`SKB_OVERHEAD`), and `scaling_ratio` stays at its initial
@@ -57,24 +56,42 @@ fn align_up(value: u32, shift: u8) -> u32 {
 }
 
 impl Conn {
-    /// The MSS we announced, less the timestamp option when an active open negotiated
-    /// it: Linux `tp->advmss` (`tcp_rcv_synsent_state_process` subtracts
-    /// TCPOLEN_TSTAMP_ALIGNED on the connecting side only; `tcp_v4_syn_recv_sock` sets a
-    /// passive child's from the route's advmss, unreduced).
+    /// The MSS we announced, less the timestamp option once negotiated: Linux
+    /// `tp->advmss`. The connecting side subtracts TCPOLEN_TSTAMP_ALIGNED in
+    /// `tcp_rcv_synsent_state_process`; the accepting side in `tcp_rcv_state_process`
+    /// (SYN_RECV), before `tcp_init_transfer` since commit cd171461b90a (Linux 6.16,
+    /// backported to stable: "tcp: tcp_rcv_state_process() must tweak tp->advmss for TS
+    /// enabled flows before the call to tcp_init_transfer()"; earlier a server's
+    /// window_clamp was computed with 1460). The interop test sees 1448 on a 6.18 kernel.
     fn advmss(&self, cfg: &Config) -> u32 {
-        let ts_len = if self.active_open && self.ts_ok {
-            TIMESTAMP_OPTION_LEN
-        } else {
-            0
-        };
+        let ts_len = if self.ts_ok { TIMESTAMP_OPTION_LEN } else { 0 };
         u32::from(cfg.mss.saturating_sub(ts_len))
     }
 
-    /// The largest window we will ever offer: Linux `tp->window_clamp` after
-    /// `tcp_init_buffer_space` (the window share of the buffer), limited to what the
-    /// window field can carry with our shift.
-    fn window_clamp(&self) -> u32 {
-        (self.recv.capacity() as u32).min(65535u32 << self.rcv_wscale)
+    /// The largest window we will ever offer: Linux `tp->window_clamp` as
+    /// `tcp_init_buffer_space` leaves it when the connection is established. It starts as
+    /// what the window field can carry with our shift (`tcp_select_initial_window`:
+    /// U16_MAX << rcv_wscale; 65535 unscaled, `tcp_rcv_synsent_state_process`), at most
+    /// the buffer ("maxwin = tcp_full_space(sk)"), and then, with the default
+    /// `tcp_app_win` (31), "Force reservation of one segment": if clamp > 2·advmss and
+    /// clamp + advmss > maxwin, clamp = max(2·advmss, maxwin − advmss).
+    fn window_clamp(&self, cfg: &Config) -> u32 {
+        let maxwin = self.recv.capacity().min(u32::MAX as usize) as u32;
+        let advmss = self.advmss(cfg);
+        let clamp = maxwin.min(65535u32 << self.rcv_wscale);
+        if clamp > 2 * advmss && clamp.saturating_add(advmss) > maxwin {
+            (2 * advmss).max(maxwin - advmss)
+        } else {
+            clamp
+        }
+    }
+
+    /// The connection is established: Linux `tcp_init_buffer_space`, "tp->rcv_ssthresh =
+    /// min(tp->rcv_ssthresh, tp->window_clamp)". With the default 128 KiB buffer the SYN
+    /// window is well under the clamp; with a 64 KiB one (Linux's own share of
+    /// tcp_rmem[1] = 131072) both sides keep 65536 - 1448 = 64088 with timestamps.
+    pub(super) fn init_buffer_space(&mut self, cfg: &Config) {
+        self.rcv_ssthresh = self.rcv_ssthresh.min(self.window_clamp(cfg));
     }
 
     /// Linux `tcp_initialize_rcv_mss`, once the options are settled: a guess at the
@@ -99,7 +116,7 @@ impl Conn {
         }
         // "room = min(window_clamp, tcp_space(sk)) - rcv_ssthresh": never past the clamp,
         // nor past the space left once this segment is queued.
-        let limit = self.window_clamp().min(self.recv.window() as u32);
+        let limit = self.window_clamp(cfg).min(self.recv.window() as u32);
         if limit <= self.rcv_ssthresh {
             return;
         }
