@@ -485,6 +485,11 @@ impl Conn {
             self.send.len() <= self.send.capacity(),
             "send buffer overfull"
         );
+        assert!(
+            self.rcv_ssthresh as usize <= self.recv.capacity(),
+            "rcv_ssthresh {} beyond the receive buffer",
+            self.rcv_ssthresh
+        );
         if self.state.is_synchronized() && self.state != State::Closed {
             let sent_data = self.snd_nxt.diff(self.send_buffer_seq());
             assert!(
