@@ -258,9 +258,16 @@ fn arrow_line(from: usize, to: usize, col: usize, n: usize, label: &str, lost: b
             }
             cells.iter().collect::<String>().trim_end().to_string()
         }
-        // Too long for the room on the arrow (narrow lanes, three hosts or more): on its own
-        // line above, centred on the arrow. Written after the arrow it ran on into the next
-        // host's lane and read as that host's segment.
+        // Too long for the room on the arrow: after it when nothing lies beyond (the arrow
+        // reaches the last lane, or a lost segment's label goes on into the half it never
+        // crossed); otherwise (three hosts or more) on its own line above, centred on the
+        // arrow: written after it, it would run into the next host's lane and read as that
+        // host's segment.
+        None if b == mid(n - 1) || (lost && from < to) => format!(
+            "{} {}",
+            cells.iter().collect::<String>().trim_end(),
+            label.iter().collect::<String>().trim()
+        ),
         None => {
             let label = label.iter().collect::<String>();
             let label = label.trim();
@@ -351,10 +358,22 @@ mod tests {
     }
 
     #[test]
-    fn a_lost_segment_too_long_for_its_half_goes_above_and_keeps_its_cross() {
-        let text = arrow_line(0, 1, 28, 4, "SYN seq=0 win=64240 — lost", true);
+    fn a_label_too_long_goes_after_an_arrow_that_reaches_the_last_lane() {
+        // Two hosts: nothing lies to the right of the arrow.
+        let label = "PSH+ACK seq=1 ack=1 len=1448 win=502 and a long tail";
+        let line = arrow_line(1, 0, 44, 2, label, false);
+        assert!(!line.contains('\n'), "{line}");
+        assert!(line.ends_with(&format!("─ {label}")), "{line}");
+        // A lost segment's label goes on into the half it never crossed.
+        let line = arrow_line(0, 1, 28, 4, "SYN seq=0 win=64240 — lost", true);
+        assert!(line.contains("✗ SYN seq=0 win=64240 — lost"), "{line}");
+    }
+
+    #[test]
+    fn a_lost_segment_sent_left_in_narrow_lanes_gets_its_label_above_and_keeps_its_cross() {
+        let text = arrow_line(2, 1, 28, 4, "SYN+ACK seq=0 ack=1 win=65160 — lost", true);
         let (above, arrow) = text.split_once('\n').expect("two lines");
-        assert_eq!(above.trim(), "SYN seq=0 win=64240 — lost");
-        assert_eq!(column(&arrow[TIME_WIDTH + 1..], '✗'), Some((14 + 42) / 2));
+        assert_eq!(above.trim(), "SYN+ACK seq=0 ack=1 win=65160 — lost");
+        assert_eq!(column(&arrow[TIME_WIDTH + 1..], '✗'), Some((42 + 70) / 2));
     }
 }
