@@ -92,6 +92,19 @@ const PARKED_MAX: u64 = 10_000_000;
 
 fn main() -> ExitCode {
     let all: Vec<String> = std::env::args().skip(1).collect();
+    if all.iter().any(|a| a == "--help" || a == "-h") {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    // Refuse what is not ours before anything runs: a mistyped flag must not start the
+    // six-minute run.
+    if let Some(flag) = all
+        .iter()
+        .find(|a| a.starts_with('-') && !matches!(a.as_str(), "--quick" | "--json"))
+    {
+        eprintln!("tcpwave-bench: unknown option {flag:?}\n{USAGE}");
+        return ExitCode::from(2);
+    }
     let quick = all.iter().any(|a| a == "--quick");
     let json_at = all.iter().position(|a| a == "--json");
     let json_path = json_at.map(|i| {

@@ -82,6 +82,9 @@ fn bad_arguments_are_refused_with_the_reason() {
             "callgrind: unknown engine \"kernel\"",
         ),
         (&["frobnicate"], "unknown command \"frobnicate\""),
+        // A mistyped flag must not start the six-minute run.
+        (&["run", "--bogus"], "unknown option \"--bogus\""),
+        (&["--quik"], "unknown option \"--quik\""),
     ] {
         let output = Command::new(env!("CARGO_BIN_EXE_tcpwave-bench"))
             .args(args)
@@ -94,5 +97,22 @@ fn bad_arguments_are_refused_with_the_reason() {
             "{args:?}: {stderr}"
         );
         assert!(output.stdout.is_empty(), "{args:?} printed a result");
+    }
+}
+
+#[test]
+fn help_prints_the_usage_and_runs_nothing() {
+    for flag in ["--help", "-h", "help"] {
+        let output = Command::new(env!("CARGO_BIN_EXE_tcpwave-bench"))
+            .arg(flag)
+            .output()
+            .expect("run tcpwave-bench");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{flag}: {stdout}");
+        assert!(
+            stdout.starts_with("usage: tcpwave-bench"),
+            "{flag}: {stdout}"
+        );
+        assert!(output.stderr.is_empty(), "{flag} started something");
     }
 }
