@@ -80,7 +80,7 @@ pub const COUNTERS: [(&str, &str, &str, &str); 17] = [
         "netstat",
         "TcpExt",
         "TW",
-        "TIME_WAIT entries whose timer ran out (60 s)",
+        "sockets put into TIME_WAIT, or orphaned FIN_WAIT_2 ones handed to the timewait table (counted on entry)",
     ),
     (
         "netstat",

@@ -44,11 +44,18 @@ pub struct Counters {
     pub TCPAbortOnLinger: u64,
     /// TcpExt: TCPTimeWaitOverflow — TIME_WAIT skipped because the table was full.
     pub TCPTimeWaitOverflow: u64,
-    /// TcpExt: TW — TIME_WAIT entries that expired normally.
+    /// TcpExt: TW — TIME_WAIT entries made with a TIME_WAIT over 4 s, counted as they are
+    /// made, not when they expire (Linux `__inet_twsk_schedule`, LINUX_MIB_TIMEWAITED).
+    /// Linux also counts here an orphaned FIN_WAIT_2, which it turns into a timewait
+    /// socket (`tcp_time_wait(sk, TCP_FIN_WAIT2, tmo)`); tcpwave keeps such an orphan as
+    /// a full connection and does not count it.
     pub TW: u64,
     /// TcpExt: TWRecycled — TIME_WAIT tuples reused by connect() (tcp_tw_reuse).
     pub TWRecycled: u64,
-    /// TcpExt: TWKilled — TIME_WAIT ended early by an RST (RFC 1337 off).
+    /// TcpExt: TWKilled — the same as `TW` for a TIME_WAIT of 4 s or less
+    /// (`__inet_twsk_schedule`: `kill = timeo <= 4*HZ`; with Linux's fixed 60 s only its
+    /// short FIN_WAIT_2 orphans). Despite the name, not an RST ending TIME_WAIT (RFC 1337
+    /// off): Linux counts nothing for that.
     pub TWKilled: u64,
     /// TcpExt: TCPChallengeACK — RFC 5961 challenge ACKs sent.
     pub TCPChallengeACK: u64,

@@ -83,6 +83,8 @@ fn fin_that_acknowledges_ours_goes_through_fin_wait_2_to_time_wait() {
         Some((f + 1u32, p + 1u32, t.now + Duration::from_secs(60)))
     );
     assert_eq!(t.ep.connection_count(), 0, "the orphan's TCB is gone");
+    // Counted once, as the TIME_WAIT entry was made (Linux __inet_twsk_schedule).
+    assert_eq!((t.ep.counters().TW, t.ep.counters().TWKilled), (1, 0));
 }
 
 #[test]
@@ -216,6 +218,9 @@ fn orphaned_fin_wait_2_closes_after_tcp_fin_timeout() {
     );
     assert_eq!(t.ep.connection_count(), 0);
     assert_eq!(t.ep.time_wait_count(), 0);
+    // Never in TIME_WAIT: not counted in TW (Linux, which makes the orphan a timewait
+    // socket, would count it; see Counters::TW).
+    assert_eq!((t.ep.counters().TW, t.ep.counters().TWKilled), (0, 0));
     // The peer's late FIN finds nobody.
     send!(t, fin(p, f + 1u32));
     recv!(t, rst(f + 1u32));
@@ -229,6 +234,17 @@ fn tcp_fin_timeout_sets_the_orphan_lifetime() {
     });
     t.quiet_until(t.now + Duration::from_secs(5));
     assert_eq!(t.ep.connection_count(), 0);
+}
+
+#[test]
+fn fin_wait_2_after_shutdown_is_not_counted_until_time_wait() {
+    // Not an orphan: a full socket, not a timewait one, until the peer's FIN.
+    let mut t = fin_wait_2_after_shutdown(config());
+    assert_eq!(t.ep.counters().TW, 0);
+    let (f, p) = seqs(&t);
+    send!(t, fin(p, f + 1u32));
+    assert!(t.time_wait_entry().is_some());
+    assert_eq!((t.ep.counters().TW, t.ep.counters().TWKilled), (1, 0));
 }
 
 #[test]

@@ -87,6 +87,8 @@ fn time_wait_lasts_sixty_seconds() {
     let mut t = time_wait(config());
     let entered = t.now;
     assert_eq!(t.ep.time_wait_count(), 1);
+    // TW counts the entry as it is scheduled (Linux __inet_twsk_schedule), not at expiry.
+    assert_eq!(t.ep.counters().TW, 1);
     assert_eq!(
         t.ep.connection_count(),
         0,
@@ -175,6 +177,17 @@ fn time_wait_ack_carries_timestamps() {
 // =======================================================================================
 
 #[test]
+fn a_time_wait_of_four_seconds_or_less_counts_in_twkilled() {
+    // __inet_twsk_schedule: `kill = timeo <= 4*HZ` picks LINUX_MIB_TIMEWAITKILLED.
+    let t = time_wait(Config {
+        msl: Duration::from_secs(2),
+        ..config()
+    });
+    assert_eq!(t.ep.time_wait_count(), 1);
+    assert_eq!((t.ep.counters().TW, t.ep.counters().TWKilled), (0, 1));
+}
+
+#[test]
 fn rst_kills_time_wait_when_rfc1337_is_off() {
     // Linux default tcp_rfc1337 = 0: "TIME_WAIT assassination" is allowed.
     let mut t = time_wait(config());
@@ -182,7 +195,9 @@ fn rst_kills_time_wait_when_rfc1337_is_off() {
     send!(t, rst(r));
     recv_nothing!(t);
     assert_eq!(t.ep.time_wait_count(), 0);
-    assert_eq!(t.ep.counters().TWKilled, 1);
+    // Linux counts no MIB for an assassination: TWKilled is about short timeouts, and TW
+    // was counted when the entry was made.
+    assert_eq!((t.ep.counters().TW, t.ep.counters().TWKilled), (1, 0));
     assert_eq!(
         t.events(),
         vec![t.tw_changed(State::Closed, Reason::RcvRst)]

@@ -184,6 +184,14 @@ impl Endpoint {
             });
         } else {
             self.time_wait.insert(entry);
+            // Linux `__inet_twsk_schedule` counts a timewait socket as it is scheduled:
+            // TW (LINUX_MIB_TIMEWAITED), or TWKilled (LINUX_MIB_TIMEWAITKILLED) when the
+            // timeout is 4 s or less.
+            if self.cfg.time_wait_len() > crate::time::Duration::from_secs(4) {
+                self.counters.TW += 1;
+            } else {
+                self.counters.TWKilled += 1;
+            }
         }
         if orphaned {
             self.free(h);
@@ -232,7 +240,6 @@ impl Endpoint {
         while let Some(entry) = self.time_wait.pop_expired(now) {
             self.port_use
                 .release(self.cfg.ip_local_port_range, &entry.tuple);
-            self.counters.TW += 1;
             self.time_wait_closed(entry.tuple, Reason::TimeWaitExpired);
         }
     }

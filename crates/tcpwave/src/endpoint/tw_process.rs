@@ -69,7 +69,6 @@ impl Endpoint {
                 }
                 self.time_wait.remove(&tuple);
                 self.port_use.release(self.cfg.ip_local_port_range, &tuple);
-                self.counters.TWKilled += 1;
                 self.time_wait_closed(tuple, Reason::RcvRst);
             } else {
                 // Linux: an in-window bare ACK reschedules TIME_WAIT (inet_twsk_reschedule)
