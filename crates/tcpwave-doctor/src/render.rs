@@ -173,17 +173,35 @@ fn close_wait(out: &mut String, section: &CloseWaitSection) {
     out.push_str(&table.render(2));
     more(out, section.by_process.len(), section.process_groups);
     let _ = writeln!(out, "\nCLOSE_WAIT BY REMOTE ENDPOINT");
-    endpoint_table(out, &section.by_remote, section.remote_groups);
+    endpoint_table(
+        out,
+        &section.by_remote,
+        section.remote_groups,
+        TimeColumn::InState,
+    );
 }
 
-fn endpoint_table(out: &mut String, rows: &[ByEndpoint], total: usize) {
+/// What the time column of an endpoint table shows.
+#[derive(Clone, Copy, PartialEq)]
+enum TimeColumn {
+    /// How long the sockets have been in their state (tcp_info; full sockets).
+    InState,
+    /// Time left on the timer: orphaned FIN_WAIT_2 sockets are timewait sockets, with no
+    /// tcp_info but a timer (`ss -o`).
+    Left,
+}
+
+fn endpoint_table(out: &mut String, rows: &[ByEndpoint], total: usize, time: TimeColumn) {
     let mut table = Table::new(&[
         "DIR",
         "LOCAL",
         "REMOTE",
         ">COUNT",
         ">UNREAD",
-        ">IN STATE",
+        match time {
+            TimeColumn::InState => ">IN STATE",
+            TimeColumn::Left => ">LEFT",
+        },
         "PIDS",
     ]);
     for row in rows {
@@ -198,7 +216,12 @@ fn endpoint_table(out: &mut String, rows: &[ByEndpoint], total: usize) {
             row.remote.clone(),
             row.stats.count.to_string(),
             row.stats.with_unread_data.to_string(),
-            ms(row.stats.in_state_ms_max),
+            match time {
+                TimeColumn::InState => ms(row.stats.in_state_ms_max),
+                TimeColumn::Left => {
+                    range_ms(row.stats.remaining_ms_min, row.stats.remaining_ms_max)
+                }
+            },
             if pids.is_empty() {
                 "-".into()
             } else {
@@ -266,7 +289,12 @@ fn time_wait(out: &mut String, section: &TimeWaitSection) {
             out,
             "  server side (we accepted and closed first; the clients' ports are held, not ours):"
         );
-        endpoint_table(out, &section.inbound, section.inbound_groups);
+        endpoint_table(
+            out,
+            &section.inbound,
+            section.inbound_groups,
+            TimeColumn::Left,
+        );
     } else {
         out.push('\n');
     }
@@ -325,6 +353,7 @@ fn fin_wait_2(out: &mut String, section: &FinWait2Section) {
             out,
             &section.orphaned_by_remote,
             section.orphaned_remote_groups,
+            TimeColumn::Left,
         );
     } else {
         out.push('\n');

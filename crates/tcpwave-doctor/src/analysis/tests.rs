@@ -242,6 +242,21 @@ fn top_limits_rows_and_counts_the_rest() {
     let text = crate::render::render(&report);
     assert!(text.contains("CLOSE_WAIT BY PROCESS"), "{text}");
     assert!(text.contains("raise --top"), "{text}");
+    // Orphaned FIN_WAIT_2 sockets are timewait sockets: no tcp_info, so the table shows
+    // the time left on their timer (20 s in the synthetic host) instead of "-".
+    let fin_wait_2 = text
+        .split("\nFIN_WAIT_2: ")
+        .nth(1)
+        .expect("a FIN_WAIT_2 section");
+    let header = fin_wait_2.lines().nth(1).unwrap();
+    assert!(
+        header.contains("LEFT") && !header.contains("IN STATE"),
+        "{fin_wait_2}"
+    );
+    assert!(
+        fin_wait_2.lines().nth(2).unwrap().contains("20-20 s"),
+        "{fin_wait_2}"
+    );
 }
 
 #[test]
