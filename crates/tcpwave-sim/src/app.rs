@@ -74,15 +74,21 @@ impl AppCtx<'_> {
 
     /// Record something the application saw (also listed in the outcome).
     pub fn saw(&mut self, conn: Option<ConnId>, text: &str) {
+        let name = conn.map(|c| self.name(c)).unwrap_or_default();
+        self.saw_on(name, text);
+    }
+
+    /// `saw` on a connection named by its tuple (`local->remote`, or empty for none).
+    fn saw_on(&mut self, conn: String, text: &str) {
         if !self.rec.recording {
             return;
         }
-        let name = conn.map(|c| self.name(c)).unwrap_or_default();
-        self.rec.trace.outcome.app_saw.push(tcpwave_trace::Note {
-            conn: format!("{}: {}", self.host, name),
+        self.rec.trace.outcome.app_saw.push(tcpwave_trace::Saw {
+            host: self.host.to_string(),
+            conn: conn.clone(),
             text: text.to_string(),
         });
-        self.note(name, text.to_string());
+        self.note(conn, text.to_string());
     }
 
     /// connect() from an ephemeral port.
@@ -101,8 +107,15 @@ impl AppCtx<'_> {
                 Ok(c)
             }
             Err(e) => {
-                self.saw(
-                    None,
+                // The tuple asked for, when the port was chosen; an ephemeral port that
+                // could not be found names no connection.
+                let conn = if port == 0 {
+                    String::new()
+                } else {
+                    format!("{local}->{remote}")
+                };
+                self.saw_on(
+                    conn,
                     &format!("connect({remote}) failed: {}", e.errno_name()),
                 );
                 Err(e)
@@ -224,7 +237,7 @@ impl AppCtx<'_> {
     pub fn set_option(&mut self, c: ConnId, opt: SockOpt) {
         if self.endpoint.set_option(self.now, c, opt).is_ok() {
             let name = self.name(c);
-            self.note(name, format!("setsockopt({opt:?})"));
+            self.note(name, format!("setsockopt({})", setsockopt_args(opt)));
         }
     }
 
@@ -251,5 +264,74 @@ impl AppCtx<'_> {
     /// Direct access to the host's endpoint (counts, snapshots).
     pub fn endpoint(&self) -> &Endpoint {
         self.endpoint
+    }
+}
+
+/// A socket option as the `setsockopt()` call a network engineer would write: the
+/// option's C name and its value in the unit Linux takes (`SO_LINGER` a `struct linger`
+/// in seconds, `TCP_KEEPIDLE` / `TCP_KEEPINTVL` / `TCP_LINGER2` seconds, `TCP_USER_TIMEOUT`
+/// milliseconds, flags 0 or 1).
+pub fn setsockopt_args(opt: SockOpt) -> String {
+    let flag = |on: bool| u8::from(on);
+    let secs = |d: Duration| d.total_micros() as f64 / 1e6;
+    match opt {
+        SockOpt::Linger(Some(d)) => format!("SO_LINGER, {{on, {} s}}", secs(d)),
+        SockOpt::Linger(None) => "SO_LINGER, {off}".to_string(),
+        SockOpt::KeepAlive(on) => format!("SO_KEEPALIVE, {}", flag(on)),
+        SockOpt::NoDelay(on) => format!("TCP_NODELAY, {}", flag(on)),
+        SockOpt::KeepIdle(d) => format!("TCP_KEEPIDLE, {}", secs(d)),
+        SockOpt::KeepIntvl(d) => format!("TCP_KEEPINTVL, {}", secs(d)),
+        SockOpt::KeepCnt(n) => format!("TCP_KEEPCNT, {n}"),
+        SockOpt::Linger2(Some(d)) => format!("TCP_LINGER2, {}", secs(d)),
+        SockOpt::Linger2(None) => "TCP_LINGER2, -1".to_string(),
+        SockOpt::UserTimeout(d) => format!("TCP_USER_TIMEOUT, {} ms", d.total_millis()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn socket_options_read_as_setsockopt_calls() {
+        let cases = [
+            (
+                SockOpt::Linger(Some(Duration::ZERO)),
+                "SO_LINGER, {on, 0 s}",
+            ),
+            (
+                SockOpt::Linger(Some(Duration::from_secs(5))),
+                "SO_LINGER, {on, 5 s}",
+            ),
+            (SockOpt::Linger(None), "SO_LINGER, {off}"),
+            (SockOpt::KeepAlive(true), "SO_KEEPALIVE, 1"),
+            (SockOpt::NoDelay(true), "TCP_NODELAY, 1"),
+            (SockOpt::NoDelay(false), "TCP_NODELAY, 0"),
+            (
+                SockOpt::KeepIdle(Duration::from_secs(60)),
+                "TCP_KEEPIDLE, 60",
+            ),
+            (
+                SockOpt::KeepIntvl(Duration::from_secs(10)),
+                "TCP_KEEPINTVL, 10",
+            ),
+            (SockOpt::KeepCnt(3), "TCP_KEEPCNT, 3"),
+            (
+                SockOpt::Linger2(Some(Duration::from_secs(30))),
+                "TCP_LINGER2, 30",
+            ),
+            (SockOpt::Linger2(None), "TCP_LINGER2, -1"),
+            (
+                SockOpt::UserTimeout(Duration::from_secs(100)),
+                "TCP_USER_TIMEOUT, 100000 ms",
+            ),
+        ];
+        for (opt, text) in cases {
+            assert_eq!(setsockopt_args(opt), text, "{opt:?}");
+            assert!(
+                !setsockopt_args(opt).contains('('),
+                "no Rust Debug: {opt:?}"
+            );
+        }
     }
 }

@@ -12,11 +12,23 @@ use tcpwave_trace::{Body, ConnBlock, Note, Segment, Snapshot, StateChange, Trace
 /// Most connections tracked for snapshots; larger runs record none.
 const SNAPSHOT_CONN_LIMIT: usize = 8;
 
+/// Half the sequence space: a relative number at or above it lies before the ISN.
+const HALF_SPACE: u32 = 1 << 31;
+
+/// The note on a segment whose relative numbers count from the previous incarnation.
+pub const PREVIOUS_CONNECTION_NOTE: &str =
+    "numbers of the previous connection on this 4-tuple (relative to its ISNs)";
+
 #[derive(Default)]
 pub struct Recorder {
     pub trace: Trace,
     /// Initial sequence number per direction ("src" -> "dst"), from the latest SYN.
     isn: HashMap<(SocketAddrV4, SocketAddrV4), u32>,
+    /// The ISN of the previous incarnation per direction, for segments that still carry
+    /// its numbers (a stale LAST_ACK answering a new SYN, and the RST that replies).
+    previous_isn: HashMap<(SocketAddrV4, SocketAddrV4), u32>,
+    /// Window scale shift offered on the latest SYN per direction (RFC 7323 §2.2).
+    wscale: HashMap<(SocketAddrV4, SocketAddrV4), u8>,
     next_id: u64,
     /// (host index, tuple) of every connection seen, in order of appearance.
     pub tracked: Vec<(usize, FourTuple)>,
@@ -57,12 +69,38 @@ impl Recorder {
         let src = SocketAddrV4::new(ip.src, tcp.src_port);
         let dst = SocketAddrV4::new(ip.dst, tcp.dst_port);
         if tcp.flags.syn() && learn_isn {
-            self.isn.insert((src, dst), tcp.seq.0);
+            if let Some(old) = self.isn.insert((src, dst), tcp.seq.0) {
+                if old != tcp.seq.0 {
+                    self.previous_isn.insert((src, dst), old);
+                }
+            }
+            match tcp.options.window_scale {
+                Some(shift) => self.wscale.insert((src, dst), shift),
+                None => self.wscale.remove(&(src, dst)),
+            };
         }
         let own = self.isn.get(&(src, dst)).copied().unwrap_or(0);
         let peer = self.isn.get(&(dst, src)).copied();
+        // A number before the current ISN that lies just after the previous incarnation's
+        // is that incarnation's: count it from there, and say so.
+        let mut previous = false;
+        let mut relative = |number: u32, isn: u32, key: (SocketAddrV4, SocketAddrV4)| {
+            let rel = number.wrapping_sub(isn);
+            match self.previous_isn.get(&key) {
+                Some(&old) if rel >= HALF_SPACE && number.wrapping_sub(old) < HALF_SPACE => {
+                    previous = true;
+                    number.wrapping_sub(old)
+                }
+                _ => rel,
+            }
+        };
+        let rel_seq = if tcp.flags.syn() {
+            tcp.seq.0.wrapping_sub(own)
+        } else {
+            relative(tcp.seq.0, own, (src, dst))
+        };
         let rel_ack = match (tcp.flags.ack(), peer) {
-            (true, Some(p)) => tcp.ack.0.wrapping_sub(p),
+            (true, Some(p)) => relative(tcp.ack.0, p, (dst, src)),
             (true, None) => tcp.ack.0,
             (false, _) => 0,
         };
@@ -80,7 +118,7 @@ impl Recorder {
             flags: tcp.flags.letters().to_string(),
             seq: tcp.seq.0,
             ack: if tcp.flags.ack() { tcp.ack.0 } else { 0 },
-            rel_seq: tcp.seq.0.wrapping_sub(own),
+            rel_seq,
             rel_ack,
             len: payload.len() as u32,
             win: tcp.window,
@@ -90,6 +128,7 @@ impl Recorder {
                 String::new()
             },
             reason: None,
+            note: previous.then(|| PREVIOUS_CONNECTION_NOTE.to_string()),
             packet: packet.to_vec(),
         })
     }
@@ -179,9 +218,27 @@ impl Recorder {
                 .zip(peer)
                 .map(|(rcv_nxt, peer)| rcv_nxt.0.wrapping_sub(peer)),
             snd_wnd: info.snd_wnd,
-            rcv_wnd: info.rcv_wnd,
+            rcv_wnd: self.rcv_wnd_bytes(info),
             cwnd: info.cwnd,
             timers,
+        }
+    }
+
+    /// The receive window in bytes. A TIME_WAIT entry keeps only the raw window field
+    /// it re-ACKs with (Linux `tcp_time_wait` keeps no scale either); scale it by the
+    /// shift this side offered on its SYN when both sides offered one (RFC 7323 §2.2),
+    /// as a live connection's window is reported.
+    fn rcv_wnd_bytes(&self, info: &ConnInfo) -> u32 {
+        if info.state != tcpwave::State::TimeWait {
+            return info.rcv_wnd;
+        }
+        let (local, remote) = (info.tuple.local(), info.tuple.remote());
+        match (
+            self.wscale.get(&(local, remote)),
+            self.wscale.get(&(remote, local)),
+        ) {
+            (Some(&ours), Some(_)) => info.rcv_wnd << ours.min(14),
+            _ => info.rcv_wnd,
         }
     }
 

@@ -89,6 +89,8 @@ pub struct Sim {
     /// Check every connection's invariants after every input (STYLE.md); large runs
     /// turn it off because it walks all connections.
     check_invariants: bool,
+    /// Segments wait in their endpoints while the applications start (`run_until`).
+    holding: bool,
 }
 
 /// Bound on flush/dispatch rounds after one input (an application that keeps
@@ -116,6 +118,7 @@ impl Sim {
             started: false,
             buf: vec![0; 70_000],
             check_invariants: true,
+            holding: false,
         }
     }
 
@@ -129,9 +132,16 @@ impl Sim {
         name: &str,
         role: &str,
         addr: Ipv4Addr,
-        cfg: Config,
+        mut cfg: Config,
         app: Option<Box<dyn App>>,
     ) -> usize {
+        // A secret left at the engine's default (neither the scenario nor `--set
+        // isn_secret` chose one) comes from the seed and the host's name, as a real
+        // host draws its own at boot: the seed then decides ISNs, timestamp offsets and
+        // ephemeral ports, and the same seed reproduces them.
+        if cfg.isn_secret == Config::default().isn_secret {
+            cfg.isn_secret = host_secret(self.seed, name);
+        }
         let endpoint = Endpoint::new(cfg.clone(), self.now);
         self.hosts.push(Host {
             name: name.to_string(),
@@ -254,8 +264,17 @@ impl Sim {
     pub fn run_until(&mut self, end: Instant) -> Result<(), SimError> {
         if !self.started {
             self.started = true;
+            // Every application sets up (listen(), setsockopt(), connect()) before the
+            // first segment of the instant goes out: a server's listen() at t=0 is drawn
+            // before the SYN it will answer, whichever host was added first. Nothing can
+            // arrive at t=0 anyway, so holding the segments changes no behaviour.
+            self.holding = true;
             for h in 0..self.hosts.len() {
                 self.with_app(h, Input::Start);
+                self.settle(h)?;
+            }
+            self.holding = false;
+            for h in 0..self.hosts.len() {
                 self.settle(h)?;
             }
         }
@@ -522,8 +541,9 @@ impl Sim {
                     return;
                 }
                 let text = format!("error: {error}");
-                self.rec.trace.outcome.app_saw.push(tcpwave_trace::Note {
-                    conn: format!("{name}: {tuple}"),
+                self.rec.trace.outcome.app_saw.push(tcpwave_trace::Saw {
+                    host: name.clone(),
+                    conn: tuple.clone(),
                     text: text.clone(),
                 });
                 self.rec.app(self.now, &name, tuple, text);
@@ -556,7 +576,7 @@ impl Sim {
 
     /// Put everything host `h` wants to send on the network.
     fn flush(&mut self, h: usize) -> Result<(), SimError> {
-        if !self.hosts[h].up {
+        if !self.hosts[h].up || self.holding {
             return Ok(());
         }
         for _ in 0..FLUSH_MAX {
@@ -737,4 +757,17 @@ enum Next {
     Flight((Instant, u64)),
     Action((Instant, u64)),
     Timer(usize),
+}
+
+/// The 128-bit secret of host `name` in a run with `seed` (ISNs, timestamp offsets and
+/// ephemeral port choice, `Config::isn_secret`): FNV-1a of the name mixed into the seed,
+/// stretched by SplitMix64. Two hosts of one run differ; one host differs between seeds.
+pub fn host_secret(seed: u64, name: &str) -> u128 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in name.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    let mut rng = Rng::new(seed ^ hash.rotate_left(17));
+    (u128::from(rng.next_u64()) << 64) | u128::from(rng.next_u64())
 }

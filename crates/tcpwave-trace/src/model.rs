@@ -10,6 +10,11 @@ pub struct Trace {
     pub scenario: String,
     pub description: String,
     pub seed: u64,
+    /// The `--set KNOB=VALUE` settings the run was made with, in the order given, as
+    /// `KNOB=VALUE`: with `scenario` and `seed` they reproduce the run. Always written;
+    /// empty when nothing was set.
+    #[serde(default)]
+    pub settings: Vec<String>,
     pub hosts: Vec<Host>,
     pub events: Vec<TraceEvent>,
     /// Connection control blocks after events, for step-through pages. Always written;
@@ -82,6 +87,10 @@ pub struct Segment {
     /// Why it was lost (drop events only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Something the numbers alone do not tell, e.g. that `rel_seq` / `rel_ack` count
+    /// from the previous connection on the same 4-tuple (omitted when none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     /// The whole IPv4 packet (not in JSON).
     #[serde(skip)]
     pub packet: Vec<u8>,
@@ -100,6 +109,17 @@ pub struct StateChange {
 /// Free text tied to a connection (application calls, timers).
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Note {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub conn: String,
+    pub text: String,
+}
+
+/// Something an application saw, for the outcome: on which host, on which connection.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Saw {
+    pub host: String,
+    /// The connection as `local_ip:port->remote_ip:port`; empty (omitted) when the call
+    /// made none, as a connect() from an ephemeral port that failed.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub conn: String,
     pub text: String,
@@ -137,7 +157,7 @@ pub struct Outcome {
     /// Each connection's last state, per host.
     pub final_states: Vec<FinalState>,
     /// What each application saw (errors, EOF, data), in order.
-    pub app_saw: Vec<Note>,
+    pub app_saw: Vec<Saw>,
     /// Figures the scenario reports (port-exhaustion rates, TIME_WAIT counts, ...).
     /// Always written; empty when the scenario reports none.
     #[serde(default)]

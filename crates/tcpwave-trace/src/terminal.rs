@@ -106,6 +106,9 @@ pub fn render(trace: &Trace, opts: &TerminalOptions) -> String {
         pal.paint("1", &trace.scenario),
         trace.description
     );
+    if let Some(line) = settings_line(trace) {
+        let _ = writeln!(out, "{}", pal.paint("2", &line));
+    }
     let mut header = format!("{:>TIME_WIDTH$} ", "time");
     for h in &trace.hosts {
         let title = format!("{} {}", h.name, h.addr);
@@ -122,6 +125,7 @@ pub fn render(trace: &Trace, opts: &TerminalOptions) -> String {
     // event adds no line of its own.
     let lost = crate::svg::lost_sends(trace);
     let shown_at_send: std::collections::HashSet<usize> = lost.values().copied().collect();
+    let late = late_receipts(trace);
     let mut last_t = 0u64;
     for (index, e) in trace.events.iter().enumerate() {
         if e.t_us > last_t + GAP_US {
@@ -132,8 +136,27 @@ pub fn render(trace: &Trace, opts: &TerminalOptions) -> String {
             let _ = writeln!(out, "{:>TIME_WIDTH$} {}", "", pal.paint("2", &gap));
         }
         last_t = e.t_us;
-        // Receipts are drawn by their send's arrow, lost segments at their send.
-        if matches!(e.body, Body::Recv(_)) || shown_at_send.contains(&index) {
+        // Receipts are drawn by their send's arrow, lost segments at their send; a
+        // receipt held up in the network gets a line of its own where it lands.
+        if shown_at_send.contains(&index) {
+            continue;
+        }
+        if let Body::Recv(s) = &e.body {
+            let Some(sent_us) = late.get(&index) else {
+                continue;
+            };
+            let Some(h) = index_of(&e.host) else { continue };
+            let text = format!(
+                "⤷ {} arrives, sent at {} (held up in the network)",
+                segment_label(s, opts.absolute),
+                fmt_time(*sent_us)
+            );
+            let line = format!(
+                "{}{}",
+                " ".repeat(col * h + 1),
+                pal.for_flags(&s.flags, &text)
+            );
+            let _ = writeln!(out, "{:>TIME_WIDTH$} {line}", fmt_time(e.t_us));
             continue;
         }
         let Some(h) = index_of(&e.host) else { continue };
@@ -153,6 +176,14 @@ pub fn render(trace: &Trace, opts: &TerminalOptions) -> String {
                     }
                     None => pal.for_flags(&s.flags, &arrow_line(h, to, col, n, &label, false)),
                 };
+                if let Some(note) = &s.note {
+                    let _ = write!(
+                        text,
+                        "\n{:>TIME_WIDTH$} {}",
+                        "",
+                        pal.paint("2", &format!("{}({note})", " ".repeat(col * h.min(to) + 2)))
+                    );
+                }
                 if opts.options && !s.options.is_empty() {
                     let _ = write!(
                         text,
@@ -283,6 +314,55 @@ fn arrow_line(from: usize, to: usize, col: usize, n: usize, label: &str, lost: b
     }
 }
 
+/// The `--set` settings of the run, as the command line gave them, for a line under the
+/// description (which states the linux profile's values); `None` without settings.
+pub fn settings_line(trace: &Trace) -> Option<String> {
+    if trace.settings.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "settings: --set {} (every host; they win over values the description states)",
+        trace.settings.join(" --set ")
+    ))
+}
+
+/// Receipts that took far longer than the run's usual transit (a segment a rule held
+/// up, an old duplicate): index of the `recv` event -> when it was sent. Their effects
+/// at the receiver would otherwise appear with no visible cause.
+pub fn late_receipts(trace: &Trace) -> std::collections::HashMap<usize, u64> {
+    let mut sent_at = std::collections::HashMap::new();
+    let mut transits = Vec::new();
+    for (index, e) in trace.events.iter().enumerate() {
+        match &e.body {
+            Body::Send(s) => {
+                sent_at.insert(s.id, e.t_us);
+            }
+            Body::Recv(s) => {
+                if let Some(&t) = sent_at.get(&s.id) {
+                    transits.push((index, t, e.t_us.saturating_sub(t)));
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut sorted: Vec<u64> = transits.iter().map(|&(_, _, d)| d).collect();
+    sorted.sort_unstable();
+    let Some(&median) = sorted.get(sorted.len() / 2) else {
+        return std::collections::HashMap::new();
+    };
+    let threshold = (median * LATE_TRANSIT_FACTOR).max(LATE_TRANSIT_MIN_US);
+    transits
+        .into_iter()
+        .filter(|&(_, _, d)| d > threshold)
+        .map(|(index, t, _)| (index, t))
+        .collect()
+}
+
+/// A receipt is late when its transit is above this many times the median transit...
+const LATE_TRANSIT_FACTOR: u64 = 4;
+/// ...and above this (jitter of a few milliseconds is not worth a line).
+const LATE_TRANSIT_MIN_US: u64 = 100_000;
+
 fn render_outcome(out: &mut String, trace: &Trace, pal: &Palette) {
     let o = &trace.outcome;
     let _ = writeln!(
@@ -296,8 +376,11 @@ fn render_outcome(out: &mut String, trace: &Trace, pal: &Palette) {
     }
     if !o.app_saw.is_empty() {
         let _ = writeln!(out, "{}", pal.paint("1", "What the applications saw"));
-        for note in &o.app_saw {
-            let _ = writeln!(out, "  {} — {}", note.conn, note.text);
+        for saw in &o.app_saw {
+            let _ = match saw.conn.as_str() {
+                "" => writeln!(out, "  {}: {}", saw.host, saw.text),
+                conn => writeln!(out, "  {}: {} — {}", saw.host, conn, saw.text),
+            };
         }
     }
     if !o.figures.is_empty() {

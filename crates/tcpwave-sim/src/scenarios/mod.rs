@@ -43,7 +43,7 @@ const SCENARIOS: &[ScenarioInfo] = &[
     ScenarioInfo { name: "simultaneous-close", summary: "both applications close at the same instant: FIN_WAIT_1 -> CLOSING -> TIME_WAIT on both sides", source: "002, 004", run: open_close::simultaneous_close },
     ScenarioInfo { name: "simultaneous-open", summary: "both sides connect() to each other at once: SYN_SENT -> SYN_RECEIVED -> ESTABLISHED", source: "RFC 9293", run: open_close::simultaneous_open },
     ScenarioInfo { name: "lost-final-ack", summary: "the client's last ACK is lost: the server retransmits FIN, TIME_WAIT re-ACKs and restarts 2MSL", source: "002, 003, 004", run: failures::lost_final_ack },
-    ScenarioInfo { name: "time-wait-old-duplicate", summary: "a delayed segment of an old connection meets a new one on the same 4-tuple, with and without TIME_WAIT", source: "003, 004", run: reuse::time_wait_old_duplicate },
+    ScenarioInfo { name: "time-wait-old-duplicate", summary: "an old connection's delayed segment meets a new one on the same 4-tuple, with and without TIME_WAIT", source: "003, 004", run: reuse::time_wait_old_duplicate },
     ScenarioInfo { name: "no-time-wait-reconnect", summary: "without TIME_WAIT and with the final ACK lost, a reconnect hits the server's stale LAST_ACK", source: "003", run: reuse::no_time_wait_reconnect },
     ScenarioInfo { name: "close-wait-leak", summary: "a server reads EOF but never closes: CLOSE_WAIT piles up; clients' FIN_WAIT_2 expire", source: "001, 002", run: failures::close_wait_leak },
     ScenarioInfo { name: "fin-wait-2-timeout", summary: "the server never closes: an orphaned FIN_WAIT_2 ends after tcp_fin_timeout, a shutdown() one waits for ever", source: "002", run: failures::fin_wait_2_timeout },
@@ -84,5 +84,14 @@ pub fn run(name: &str, opts: &RunOptions) -> Result<Trace, ScenarioError> {
             .collect::<Vec<_>>()
             .join(", "),
     })?;
-    info.run(opts)
+    let mut trace = info.run(opts)?;
+    record_settings(&mut trace, opts);
+    Ok(trace)
+}
+
+/// The trace records the `--set` settings, so that scenario, seed and settings reproduce
+/// it; the diagrams show them next to the description (which states the linux
+/// profile's values, "TIME_WAIT for 60 s").
+fn record_settings(trace: &mut Trace, opts: &RunOptions) {
+    trace.settings = opts.settings.clone();
 }

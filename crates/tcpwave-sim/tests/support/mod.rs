@@ -8,9 +8,18 @@ pub fn run(name: &str) -> Trace {
     run_with(name, &[])
 }
 
+/// The seed the scenario tests run with: 1, or `TCPWAVE_TEST_SEED` to check that every
+/// assertion holds for another seed (`TCPWAVE_TEST_SEED=99 cargo test -p tcpwave-sim`).
+pub fn test_seed() -> u64 {
+    std::env::var("TCPWAVE_TEST_SEED")
+        .ok()
+        .map(|s| s.parse().expect("TCPWAVE_TEST_SEED is a number"))
+        .unwrap_or(1)
+}
+
 pub fn run_with(name: &str, settings: &[&str]) -> Trace {
     let opts = RunOptions {
-        seed: 1,
+        seed: test_seed(),
         settings: settings.iter().map(|s| s.to_string()).collect(),
     };
     scenarios::run(name, &opts).unwrap_or_else(|e| panic!("{name}: {e}"))
@@ -98,7 +107,7 @@ pub fn saw(trace: &Trace) -> Vec<String> {
         .outcome
         .app_saw
         .iter()
-        .map(|n| format!("{} | {}", n.conn, n.text))
+        .map(|n| format!("{}: {} | {}", n.host, n.conn, n.text))
         .collect()
 }
 

@@ -108,6 +108,9 @@ fn footer_lines(scene: &Scene) -> Vec<String> {
         };
         lines.push(format!("Application saw: {}{conn}", saw.text));
     }
+    if let Some(line) = crate::terminal::settings_line(trace) {
+        lines.push(format!("Run with {line}."));
+    }
     lines.push(format!(
         "Run ended at {} (virtual time), seed {}.",
         fmt_time(trace.outcome.end_us),

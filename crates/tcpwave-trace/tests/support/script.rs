@@ -154,6 +154,7 @@ impl Script {
             win: 502,
             options: text,
             reason: None,
+            note: None,
             packet: buf,
         }
     }
