@@ -14,7 +14,7 @@ use super::output;
 pub struct ScenarioArgs {
     /// Scenario name (see --list).
     name: Option<String>,
-    /// List the scenarios with a one-line description.
+    /// List the scenarios with a one-line description (with --json, as JSON).
     #[arg(long)]
     list: bool,
     /// Seed for every random choice of the run.
@@ -41,9 +41,10 @@ pub struct ScenarioArgs {
     /// Also write a pcap capture (Wireshark, tshark) to FILE.
     #[arg(long, value_name = "FILE")]
     pcap: Option<PathBuf>,
-    /// Where the capture is taken: a host's name, or `wire` for every segment sent.
-    #[arg(long, value_name = "HOST|wire", default_value = "wire")]
-    pcap_at: String,
+    /// Where the capture is taken: a host's name, or `wire` (the default) for every
+    /// segment sent. Needs --pcap.
+    #[arg(long, value_name = "HOST|wire")]
+    pcap_at: Option<String>,
     /// Write each segment's window in the SVG and HTML labels.
     #[arg(long)]
     window: bool,
@@ -52,6 +53,17 @@ pub struct ScenarioArgs {
 pub fn run(args: ScenarioArgs) -> anyhow::Result<u8> {
     if args.list {
         output::to_stdout(|out| {
+            if args.json {
+                let list: Vec<ListedScenario> = scenarios::list()
+                    .iter()
+                    .map(|s| ListedScenario {
+                        name: s.name,
+                        description: s.summary,
+                        source: s.source,
+                    })
+                    .collect();
+                return output::json(out, &list);
+            }
             for s in scenarios::list() {
                 writeln!(out, "{:<26} {}", s.name, s.summary)?;
             }
@@ -62,10 +74,13 @@ pub fn run(args: ScenarioArgs) -> anyhow::Result<u8> {
     let Some(name) = args.name.as_deref() else {
         bail!("name a scenario (e.g. `tcpwave scenario four-way-close`), or use --list to see them all");
     };
-    check_name(name)?;
+    let name = check_name(name)?;
+    if args.pcap_at.is_some() && args.pcap.is_none() {
+        bail!("--pcap-at needs --pcap FILE: it says where the capture written to FILE is taken (e.g. --pcap run.pcap --pcap-at client)");
+    }
     let opts = RunOptions {
         seed: args.seed,
-        settings: args.set.clone(),
+        settings: check_settings(&args.set)?,
     };
     let trace = scenarios::run(name, &opts)?;
     write_files(&trace, &args)?;
@@ -84,14 +99,28 @@ pub fn run(args: ScenarioArgs) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-/// An empty or unknown name gets the list of scenarios, and a near miss the name it was
-/// probably meant to be.
-fn check_name(name: &str) -> anyhow::Result<()> {
+/// One scenario of `--list --json`.
+#[derive(serde::Serialize)]
+struct ListedScenario {
+    name: &'static str,
+    description: &'static str,
+    /// Which source articles (shared/seeds) or RFCs describe it.
+    source: &'static str,
+}
+
+/// The scenario a name means: names are matched case-insensitively. An empty or unknown
+/// name gets the list of scenarios, and a near miss (a typo, `_` for `-`, the start of a
+/// name) the name it was probably meant to be.
+fn check_name(name: &str) -> anyhow::Result<&'static str> {
     let known = scenarios::list();
-    if known.iter().any(|s| s.name == name) {
-        return Ok(());
+    if let Some(s) = known
+        .iter()
+        .find(|s| s.name.eq_ignore_ascii_case(name.trim()))
+    {
+        return Ok(s.name);
     }
     let names: Vec<&str> = known.iter().map(|s| s.name).collect();
+    let lower = name.trim().to_ascii_lowercase().replace('_', "-");
     let all = format!(
         "scenarios: {} (see `tcpwave scenario --list`)",
         names.join(", ")
@@ -99,9 +128,22 @@ fn check_name(name: &str) -> anyhow::Result<()> {
     if name.trim().is_empty() {
         bail!("the scenario name is empty; {all}");
     }
+    let starting: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|candidate| candidate.starts_with(&lower))
+        .collect();
+    match starting.as_slice() {
+        [] => {}
+        [one] => bail!("unknown scenario `{name}`: did you mean `{one}`? {all}"),
+        several => bail!(
+            "unknown scenario `{name}`: did you mean one of `{}`? {all}",
+            several.join("`, `")
+        ),
+    }
     let nearest = names
         .iter()
-        .map(|candidate| (edit_distance(name, candidate), *candidate))
+        .map(|candidate| (edit_distance(&lower, candidate), *candidate))
         .min();
     match nearest {
         Some((distance, candidate)) if distance <= SUGGEST_DISTANCE_MAX => {
@@ -109,6 +151,54 @@ fn check_name(name: &str) -> anyhow::Result<()> {
         }
         _ => bail!("unknown scenario `{name}`; {all}"),
     }
+}
+
+/// The `--set` settings checked before the run, each as `KNOB=VALUE` with the knob's
+/// name trimmed: a missing `=`, an unknown knob (listed with every valid one) and a bad
+/// value are told apart, and `msl_ms` with `time_wait_s` (both set TIME_WAIT's length)
+/// is refused rather than letting the later one win silently.
+fn check_settings(settings: &[String]) -> anyhow::Result<Vec<String>> {
+    let mut checked = Vec::new();
+    let mut timewait_knobs = Vec::new();
+    for setting in settings {
+        let Some((knob, value)) = setting.split_once('=') else {
+            bail!(
+                "--set `{setting}`: expected KNOB=VALUE, e.g. --set msl_ms=0; valid knobs: {}",
+                knob_names()
+            );
+        };
+        let knob = knob.trim();
+        if let Err(error) = tcpwave::Config::default().set(knob, value) {
+            match error {
+                tcpwave::ConfigError::UnknownKnob { .. } => bail!(
+                    "--set {setting}: unknown knob `{knob}`; valid knobs: {}",
+                    knob_names()
+                ),
+                other => bail!("--set {setting}: {other}"),
+            }
+        }
+        if matches!(knob, "msl_ms" | "time_wait_s") && !timewait_knobs.contains(&knob) {
+            timewait_knobs.push(knob);
+        }
+        checked.push(format!("{knob}={value}"));
+    }
+    if timewait_knobs.len() > 1 {
+        bail!(
+            "--set msl_ms and --set time_wait_s both set TIME_WAIT's length \
+             (TIME_WAIT = 2 x msl_ms; time_wait_s sets msl_ms to half of it): give only one"
+        );
+    }
+    Ok(checked)
+}
+
+/// Every knob `--set` takes, comma separated. The engine's list (`tcpwave::KNOBS`) leaves
+/// out `isn_clock`, which it accepts: add it.
+fn knob_names() -> String {
+    let mut names: Vec<&str> = tcpwave::config::KNOBS.iter().map(|k| k.name).collect();
+    if !names.contains(&"isn_clock") {
+        names.push("isn_clock");
+    }
+    names.join(", ")
 }
 
 /// Typos a "did you mean" covers: a dropped, added, swapped or changed character or two.
@@ -151,7 +241,7 @@ fn write_files(trace: &Trace, args: &ScenarioArgs) -> anyhow::Result<()> {
         write_file(path, html::render(trace, &picture).as_bytes(), "HTML page")?;
     }
     if let Some(path) = &args.pcap {
-        let at = pcap::CaptureAt::parse(&args.pcap_at);
+        let at = pcap::CaptureAt::parse(args.pcap_at.as_deref().unwrap_or("wire"));
         let bytes = pcap::to_bytes(trace, &at).map_err(|e| anyhow::anyhow!("{e}"))?;
         write_file(path, &bytes, "capture")?;
     }
