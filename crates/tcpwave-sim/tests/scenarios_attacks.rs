@@ -68,26 +68,44 @@ fn so_linger_zero_sends_rst_and_leaves_no_time_wait() {
 }
 
 #[test]
-fn so_linger_zero_after_our_fin_drops_the_connection_without_rst() {
+fn so_linger_zero_after_shutting_down_first_resets_from_fin_wait_2_and_nobody_holds_time_wait() {
     let t = run("abortive-close");
-    // LAST_ACK with our FIN out: Linux tcp_disconnect sends nothing (tcp_need_reset).
-    let ours = changes(&t, "client2", "");
-    let last = ours.last().unwrap();
+    // client2 shuts down its side first: its FIN, the server's delayed ACK, FIN_WAIT_2.
     assert_eq!(
-        (last.0, last.1.as_str(), last.2.as_str()),
-        (45 * MS, "LAST_ACK>CLOSED", "abort")
+        path(&t, "client2"),
+        [
+            "CLOSED>SYN_SENT",
+            "SYN_SENT>ESTABLISHED",
+            "ESTABLISHED>FIN_WAIT_1",
+            "FIN_WAIT_1>FIN_WAIT_2",
+            "FIN_WAIT_2>CLOSED"
+        ]
     );
+    let ours = changes(&t, "client2", "");
+    assert_eq!(ours[2].2, "shutdown(SHUT_WR)");
+    assert_eq!(ours.last().unwrap().2, "abort");
     let segs = sent_between(&t, "client2", "server");
-    assert!(segs.contains(&seg("client2", "FA", 19, 27, 0)), "{segs:?}");
-    assert!(
-        !segs.iter().any(|s| s.1 == "RA"),
-        "no RST from the socket: {segs:?}"
+    assert!(segs.contains(&seg("client2", "FA", 19, 26, 0)), "{segs:?}");
+    // Linux tcp_disconnect resets a FIN_WAIT_2 (tcp_need_reset): RST after our FIN.
+    assert_eq!(segs.last().unwrap(), &seg("client2", "RA", 20, 26, 0));
+    // The server never closed first: CLOSE_WAIT, ended by that RST; no TIME_WAIT anywhere.
+    assert_eq!(
+        path_of(&t, "server", "192.0.2.3"),
+        [
+            "LISTEN>SYN_RECEIVED",
+            "SYN_RECEIVED>ESTABLISHED",
+            "ESTABLISHED>CLOSE_WAIT",
+            "CLOSE_WAIT>CLOSED"
+        ]
     );
-    // The server's ACK of that FIN then finds no socket: <SEQ=SEG.ACK><CTL=RST>, which
-    // in turn ends the server's TIME_WAIT early (tcp_rfc1337=0).
-    assert_eq!(segs.last().unwrap(), &seg("client2", "R", 20, 0, 0));
-    assert_eq!(counter(&t, "client2", "TCPAbortOnData"), 1);
-    assert_eq!(counter(&t, "client2", "EstabResets"), 0);
+    assert!(
+        !segs.iter().any(|s| s.0 == "server" && s.1.contains('F')),
+        "{segs:?}"
+    );
+    for host in ["client", "client2", "server"] {
+        assert!(times_of(&t, host, "TIME_WAIT").is_empty(), "{host}");
+    }
+    assert_eq!(counter(&t, "server", "TWKilled"), 0);
 }
 
 #[test]

@@ -139,3 +139,100 @@ fn the_old_duplicate_scenario_says_which_protections_it_turns_off() {
         );
     }
 }
+
+#[test]
+fn with_time_wait_the_old_duplicate_is_drawn_arriving_and_no_rst_kills_time_wait() {
+    let t = run("time-wait-old-duplicate");
+    // tcp_rfc1337=1 on the TIME_WAIT pair: the closed server's RST to TIME_WAIT's ACK is
+    // ignored, and the entry lives its 60 s from the restart.
+    assert_eq!(counter(&t, "client", "TWKilled"), 0);
+    let client = path(&t, "client");
+    assert!(!client
+        .iter()
+        .any(|p| p.contains("TIME_WAIT>CLOSED") && p.contains("RST")));
+    let closed = t
+        .events
+        .iter()
+        .find_map(|e| match &e.body {
+            tcpwave_trace::Body::State(s)
+                if e.host == "client" && s.from == "TIME_WAIT" && s.to == "CLOSED" =>
+            {
+                Some((e.t_us, s.reason.clone()))
+            }
+            _ => None,
+        })
+        .expect("TIME_WAIT ends");
+    assert_eq!(closed.1, "2MSL expired");
+    assert!(closed.0 > 61 * SEC, "{closed:?}");
+    assert!(t.description.contains("tcp_rfc1337=1"), "{}", t.description);
+    // The terminal draws the held-up segment where it lands.
+    let view = tcpwave_trace::terminal::TerminalOptions {
+        color: false,
+        absolute: false,
+        options: false,
+    };
+    let text = tcpwave_trace::terminal::render(&t, &view);
+    let arrival = text
+        .lines()
+        .find(|l| l.contains("arrives, sent at"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(arrival.trim_start().starts_with("1.541s"), "{arrival}");
+    assert!(arrival.contains("len=6"), "{arrival}");
+    // With tcp_rfc1337=0 the run shows the assassination and says so.
+    let killed = run_with("time-wait-old-duplicate", &["tcp_rfc1337=0"]);
+    assert_eq!(counter(&killed, "client", "TWKilled"), 1);
+    assert!(
+        killed.description.contains("RST ends TIME_WAIT early"),
+        "{}",
+        killed.description
+    );
+}
+
+#[test]
+fn the_stale_last_acks_answer_is_numbered_from_the_old_connection_with_a_note() {
+    let t = run("no-time-wait-reconnect");
+    let stale: Vec<_> = t
+        .sent()
+        .filter(|(_, s)| s.note.is_some())
+        .map(|(e, s)| (e.host.clone(), s.flags.clone(), s.rel_seq, s.rel_ack))
+        .collect();
+    // The server's ACK from LAST_ACK and the client's RST in reply, counted from the old
+    // connection's ISNs: the request (18 bytes) and FIN of each side.
+    assert_eq!(
+        stale,
+        [
+            ("server-no-tw".to_string(), "A".to_string(), 27, 20),
+            ("client-no-tw".to_string(), "R".to_string(), 20, 0),
+        ]
+    );
+    for (_, s) in t.sent() {
+        assert!(s.rel_seq < 1 << 20 && s.rel_ack < 1 << 20, "{s:?}");
+    }
+}
+
+#[test]
+fn time_wait_snapshots_report_the_receive_window_in_bytes() {
+    let t = run("four-way-close");
+    let block = |state: &str| {
+        t.snapshots
+            .iter()
+            .flat_map(|s| &s.blocks)
+            .filter(|b| b.host == "client" && b.state == state)
+            .last()
+            .unwrap_or_else(|| panic!("a {state} block"))
+            .clone()
+    };
+    let time_wait = block("TIME_WAIT");
+    // The final ACK's raw window field, scaled by the client's wscale 7 (it offered 7 on
+    // its SYN, the server offered one too): the bytes TIME_WAIT's ACKs advertise.
+    let (_, final_ack) = t.sent().filter(|(e, _)| e.host == "client").last().unwrap();
+    assert_eq!(
+        time_wait.rcv_wnd,
+        u32::from(final_ack.win) << 7,
+        "{time_wait:?}"
+    );
+    assert!(
+        time_wait.rcv_wnd > 60_000,
+        "bytes, not the raw field: {time_wait:?}"
+    );
+}

@@ -81,3 +81,37 @@ fn every_scenario_is_explained_with_its_picture() {
         );
     }
 }
+
+/// The state-change reasons docs/trace-format.md's table lists are exactly those the
+/// scenarios emit (seed 1, no settings).
+#[test]
+fn the_documented_state_reasons_are_the_emitted_ones() {
+    let text = std::fs::read_to_string(docs().join("trace-format.md")).expect("trace-format.md");
+    let start = text.find("| `reason` | when |").expect("the reasons table");
+    let table: Vec<&str> = text[start..]
+        .lines()
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .collect();
+    let mut documented = std::collections::BTreeSet::new();
+    for row in table {
+        let first = row.split('|').nth(1).unwrap_or("");
+        for name in first.split('`').skip(1).step_by(2) {
+            documented.insert(name.to_string());
+        }
+    }
+    let mut emitted = std::collections::BTreeSet::new();
+    for info in scenarios::list() {
+        let options = RunOptions {
+            seed: 1,
+            settings: Vec::new(),
+        };
+        let trace = scenarios::run(info.name, &options).unwrap();
+        for e in &trace.events {
+            if let tcpwave_trace::Body::State(s) = &e.body {
+                emitted.insert(s.reason.clone());
+            }
+        }
+    }
+    assert_eq!(documented, emitted, "docs/trace-format.md's reasons table");
+}

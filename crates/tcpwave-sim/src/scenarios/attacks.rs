@@ -16,8 +16,16 @@ use crate::sim::Sim;
 
 const ATTACKER: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 66);
 
-/// After the server's response and FIN: shutdown(SHUT_WR) (LAST_ACK, our FIN goes out),
-/// then 5 ms later SO_LINGER {on, 0} and close().
+/// How long client2 waits after its shutdown(SHUT_WR) before SO_LINGER {on, 0} and
+/// close(): long enough for the server's (delayed) ACK of its FIN, so the reset comes
+/// from FIN_WAIT_2.
+const LINGER_AFTER_SHUTDOWN_MS: u64 = 100;
+/// How long the server takes to close after it read end of file: longer than client2
+/// waits, so that client2 closes first and its reset finds the server in CLOSE_WAIT.
+const SERVER_CLOSE_AFTER_EOF_MS: u64 = 200;
+
+/// Once the reply is in: shutdown(SHUT_WR) (our FIN goes out; FIN_WAIT_1, FIN_WAIT_2
+/// when the server ACKs it), then SO_LINGER {on, 0} and close().
 fn lingering_after_shutdown() -> Box<dyn App> {
     app(move |ctx, input| match input {
         Input::Start => {
@@ -26,11 +34,11 @@ fn lingering_after_shutdown() -> Box<dyn App> {
         Input::Event(Event::Connected { conn }) => {
             let _ = ctx.send(conn, REQUEST);
         }
-        Input::Event(Event::PeerClosed { conn }) => {
-            if let Ok((_, true)) = ctx.recv(conn) {
-                if ctx.state(conn) == Some(State::CloseWait) {
+        Input::Event(Event::Readable { conn }) => {
+            if let Ok((data, _)) = ctx.recv(conn) {
+                if !data.is_empty() && ctx.state(conn) == Some(State::Established) {
                     ctx.shutdown_write(conn);
-                    ctx.wake_after(Duration::from_millis(5), 0);
+                    ctx.wake_after(Duration::from_millis(LINGER_AFTER_SHUTDOWN_MS), 0);
                 }
             }
         }
@@ -47,10 +55,11 @@ fn lingering_after_shutdown() -> Box<dyn App> {
 /// Client: request; once the reply is in, SO_LINGER {on, 0} and close(): RST at
 /// SND.NXT instead of FIN, no TIME_WAIT anywhere. The server learns ECONNRESET.
 ///
-/// `client2` asks with HTTP/1.0 semantics (the server answers and closes), shuts down
-/// its side (LAST_ACK, FIN sent) and then closes with SO_LINGER {on, 0}: Linux
-/// `tcp_disconnect` sends no RST once everything including the FIN is out; the
-/// connection is just dropped, and the server's ACK of that FIN finds no socket (RST).
+/// `client2` shuts down its side first (its FIN goes out, the server moves to
+/// CLOSE_WAIT and takes its time to close) and then closes with SO_LINGER {on, 0} from
+/// FIN_WAIT_2: Linux `tcp_disconnect` still resets (`tcp_need_reset` covers FIN_WAIT_2),
+/// so an RST follows the FIN, the server's CLOSE_WAIT ends on it, and neither side
+/// holds TIME_WAIT.
 pub fn abortive_close(opts: &RunOptions) -> Result<Trace, ScenarioError> {
     let mut sim = new_sim("abortive-close", opts);
     let cfg = opts.config(Config::default())?;
@@ -66,11 +75,10 @@ pub fn abortive_close(opts: &RunOptions) -> Result<Trace, ScenarioError> {
         "server",
         SERVER,
         cfg.clone(),
-        Some(reply_server_closing_first(
+        Some(reply_server(
             PORT,
             REPLY,
-            OnEof::Close,
-            &[CLIENT2],
+            OnEof::CloseAfter(Duration::from_millis(SERVER_CLOSE_AFTER_EOF_MS)),
         )),
     );
     sim.add_host(

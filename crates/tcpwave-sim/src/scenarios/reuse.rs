@@ -146,10 +146,18 @@ fn pieces_client(server: SocketAddrV4) -> Box<dyn App> {
 /// older timestamp. The scenario turns both off to show what TIME_WAIT alone protects,
 /// and its drawn description says so (`--set isn_clock=1 --set tcp_timestamps=1` shows
 /// the protected case, and says that instead).
+///
+/// TIME_WAIT answers the straggler with an ACK, and the server, closed by then, answers
+/// that ACK with an RST: with `tcp_rfc1337=0` (Linux's default) that RST would end the
+/// TIME_WAIT early (RFC 1337's "TIME-WAIT assassination", hazard H1) in the very run
+/// that shows TIME_WAIT protecting the tuple. The scenario sets `tcp_rfc1337=1` so
+/// TIME_WAIT ignores it and lives its 60 s; `--set tcp_rfc1337=0` shows the
+/// assassination, and the description says which one the run shows.
 pub fn time_wait_old_duplicate(opts: &RunOptions) -> Result<Trace, ScenarioError> {
     let base = Config {
         isn_clock: false,
         tcp_timestamps: false,
+        tcp_rfc1337: true,
         ..Config::default()
     };
     let description = old_duplicate_description(&opts.config(base.clone())?);
@@ -178,10 +186,15 @@ pub fn time_wait_old_duplicate(opts: &RunOptions) -> Result<Trace, ScenarioError
 /// SVG's subtitle (about 240 characters at four hosts).
 fn old_duplicate_description(cfg: &Config) -> String {
     let summary = super::find("time-wait-old-duplicate").map_or("", |s| s.summary);
+    let rfc1337 = if cfg.tcp_rfc1337 {
+        "tcp_rfc1337=1"
+    } else {
+        "tcp_rfc1337=0: the server's RST ends TIME_WAIT early"
+    };
     let note = match (cfg.isn_clock, cfg.tcp_timestamps) {
         (false, false) => {
-            "isn_clock=0, tcp_timestamps=0: Linux's ISNs and PAWS stop it even without \
-             TIME_WAIT (--set isn_clock=1 --set tcp_timestamps=1)"
+            "isn_clock=0, tcp_timestamps=0: ISNs and PAWS stop it even without TIME_WAIT \
+             (--set isn_clock=1 --set tcp_timestamps=1)"
         }
         (true, false) => {
             "isn_clock=1: the new incarnation's RFC 6528 ISN puts the old segment out of \
@@ -196,7 +209,7 @@ fn old_duplicate_description(cfg: &Config) -> String {
              TIME_WAIT"
         }
     };
-    format!("{summary}; {note}")
+    format!("{summary}; {rfc1337}; {note}")
 }
 
 /// The client's final ACK is lost and it reconnects from the same port 100 ms later.
