@@ -2,6 +2,7 @@
 
 mod support;
 use support::*;
+use tcpwave_trace::{Body, Trace};
 
 #[test]
 fn old_duplicate_dies_in_time_wait_but_corrupts_a_new_incarnation_without_it() {
@@ -180,7 +181,15 @@ fn with_time_wait_the_old_duplicate_is_drawn_arriving_and_no_rst_kills_time_wait
     assert!(arrival.contains("len=6"), "{arrival}");
     // With tcp_rfc1337=0 the run shows the assassination and says so.
     let killed = run_with("time-wait-old-duplicate", &["tcp_rfc1337=0"]);
-    assert_eq!(counter(&killed, "client", "TWKilled"), 1);
+    let ended_by_rst = |t: &Trace| {
+        t.events.iter().any(|e| {
+            e.host == "client"
+                && matches!(&e.body, Body::State(c)
+                    if c.from == "TIME_WAIT" && c.to == "CLOSED" && c.reason == "rcv RST")
+        })
+    };
+    assert!(ended_by_rst(&killed), "rfc1337=0: the RST ends TIME_WAIT");
+    assert!(!ended_by_rst(&t), "rfc1337=1: TIME_WAIT runs its course");
     assert!(
         killed.description.contains("RST ends TIME_WAIT early"),
         "{}",
@@ -217,8 +226,7 @@ fn time_wait_snapshots_report_the_receive_window_in_bytes() {
         t.snapshots
             .iter()
             .flat_map(|s| &s.blocks)
-            .filter(|b| b.host == "client" && b.state == state)
-            .last()
+            .rfind(|b| b.host == "client" && b.state == state)
             .unwrap_or_else(|| panic!("a {state} block"))
             .clone()
     };
