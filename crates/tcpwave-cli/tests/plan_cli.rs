@@ -98,7 +98,7 @@ fn json_matches_the_library_computation() {
 
 #[test]
 fn bad_inputs_get_clear_errors_and_exit_two() {
-    let cases: [(&[&str], &str); 13] = [
+    let cases: [(&[&str], &str); 15] = [
         (&["--rate", "0"], "--rate must be a positive number"),
         (&["--rate", "1e308"], "at most 1e9 (got 1e308)"),
         (&["--rate", "inf"], "--rate must be a positive number"),
@@ -113,6 +113,14 @@ fn bad_inputs_get_clear_errors_and_exit_two() {
         ),
         (&["--rate", "-5"], "--rate must be a positive number"),
         (&["--rate", "10", "--port-range", "5000-4000"], "is empty"),
+        (
+            &["--rate", "10", "--port-range", "1024-70000"],
+            "out of range: ports must be 1..=65535",
+        ),
+        (
+            &["--rate", "10", "--port-range", "0-100"],
+            "out of range: ports must be 1..=65535",
+        ),
         (&["--rate", "10", "--port-range", "fast"], "is not LOW-HIGH"),
         (
             &["--rate", "10", "--sources", "0"],
@@ -132,4 +140,40 @@ fn bad_inputs_get_clear_errors_and_exit_two() {
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
+}
+
+#[test]
+fn tw_reuse_when_the_server_closes_first_is_called_useless_and_gets_no_remedies() {
+    let output = plan(&["--rate", "600", "--closer", "server", "--tw-reuse"]);
+    assert_eq!(output.status.code(), Some(0));
+    let text = stdout(&output);
+    assert!(
+        text.contains("tcp_tw_reuse=1 (no effect: the server closes first)"),
+        "{text}"
+    );
+    assert!(text.contains("tcp_tw_reuse=1 has no effect here"), "{text}");
+    let output = plan(&[
+        "--rate",
+        "600",
+        "--closer",
+        "server",
+        "--tw-reuse",
+        "--json",
+    ]);
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(json["remedies"], serde_json::json!([]), "{json}");
+    // Counts are JSON integers, not 14116.0.
+    assert!(json["time_wait_entries"].is_u64(), "{json}");
+    assert!(json["conntrack_entries"].is_u64(), "{json}");
+    assert!(json["time_wait_memory_bytes"].is_u64(), "{json}");
+}
+
+#[test]
+fn a_one_port_range_shows_its_small_rate() {
+    let output = plan(&["--rate", "1", "--port-range", "5-5"]);
+    let text = stdout(&output);
+    assert!(
+        text.contains("max sustainable       0.0167 requests/s"),
+        "{text}"
+    );
 }

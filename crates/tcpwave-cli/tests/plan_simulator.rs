@@ -50,7 +50,7 @@ fn planned_time_wait(rate: f64, tw_reuse: bool, closer: Closer) -> f64 {
         ..PlanInput::default()
     })
     .expect("valid plan input")
-    .time_wait_entries
+    .time_wait_entries as f64
 }
 
 #[test]

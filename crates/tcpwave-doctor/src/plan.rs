@@ -20,7 +20,7 @@ pub const TW_REUSE_AFTER_S: f64 = 1.0;
 /// Netfilter conntrack keeps a closed connection this long (`nf_conntrack_tcp_timeout_time_wait`).
 pub const CONNTRACK_TIME_WAIT_S: f64 = 120.0;
 /// Size of one kernel TIME_WAIT entry (`tw_sock_TCP` slab object), bytes.
-pub const TIME_WAIT_ENTRY_BYTES: f64 = 256.0;
+pub const TIME_WAIT_ENTRY_BYTES: u64 = 256;
 /// Default `ip_local_port_range`.
 pub const DEFAULT_PORT_RANGE: (u16, u16) = (32768, 60999);
 /// Default `tcp_max_tw_buckets` on a 24 GiB host.
@@ -93,9 +93,12 @@ pub enum PlanError {
     /// A duration is negative, not a number, or beyond [`DURATION_MAX_S`].
     #[error("{option} must be zero or a positive number of seconds, at most {DURATION_MAX_S:e} (got {})", shown(*value))]
     BadDuration { option: &'static str, value: f64 },
-    /// The port range holds no usable port.
-    #[error("--port-range {low}-{high} is empty: give LOW-HIGH with 1 <= LOW <= HIGH <= 65535, e.g. 32768-60999")]
+    /// The port range is empty: its low end is above its high end.
+    #[error("--port-range {low}-{high} is empty: LOW must not exceed HIGH; give LOW-HIGH with 1 <= LOW <= HIGH <= 65535, e.g. 32768-60999")]
     EmptyPortRange { low: u32, high: u32 },
+    /// A port of the range is 0 or above 65535.
+    #[error("--port-range {low}-{high} is out of range: ports must be 1..=65535; give LOW-HIGH like 32768-60999 (the widest is 1024-65535 for client ports)")]
+    PortOutOfRange { low: u64, high: u64 },
     /// The port range could not be read.
     #[error("--port-range {0:?} is not LOW-HIGH: write it like 32768-60999")]
     PortRangeSyntax(String),
@@ -162,15 +165,21 @@ pub struct PlanReport {
     pub sustainable: bool,
     /// From a cold start at the requested rate, seconds until a pool runs out (null if never).
     pub time_to_exhaustion_s: Option<f64>,
-    /// TIME_WAIT entries on the closing side: connection rate × T.
-    pub time_wait_entries: f64,
-    pub time_wait_memory_bytes: f64,
-    /// Netfilter conntrack entries if the host tracks connections: rate × (L + 120 s).
-    pub conntrack_entries: f64,
+    /// TIME_WAIT entries on the closing side: connection rate × T, capped by the tuples,
+    /// rounded to a whole number of entries.
+    pub time_wait_entries: u64,
+    /// Kernel memory of those entries: 256 B each.
+    pub time_wait_memory_bytes: u64,
+    /// Netfilter conntrack entries if the host tracks connections: rate × (L + 120 s),
+    /// capped by the tuples, rounded to a whole number.
+    pub conntrack_entries: u64,
     pub remedies: Vec<Remedy>,
     /// Things to know about this workload.
     pub notes: Vec<String>,
 }
+
+/// What the plan says when `--tw-reuse` is given but the server closes first.
+pub const TW_REUSE_NO_EFFECT: &str = "tcp_tw_reuse=1 has no effect here: the server closes first, so TIME_WAIT is on the server and holds no client port, and tcp_tw_reuse never helps the accepting side (the figures are the same without it)";
 
 /// Schema identifier of `tcpwave plan --json`.
 pub const PLAN_SCHEMA: &str = "tcpwave-plan/1";
@@ -190,18 +199,33 @@ pub fn parse_port_range(text: &str) -> Result<(u16, u16), PlanError> {
             (*low, *high)
         }
     };
-    let number = |side: &str| -> Result<u32, PlanError> {
+    // All digits: too many of them is a port out of range, not a syntax error.
+    let number = |side: &str| -> Result<u64, PlanError> {
         let side = side.trim();
         if side.is_empty() || !side.bytes().all(|b| b.is_ascii_digit()) {
             return Err(syntax());
         }
-        side.parse().map_err(|_| syntax())
+        Ok(side.parse().unwrap_or(u64::MAX))
     };
     let (low, high) = (number(low)?, number(high)?);
-    if low == 0 || low > high || high > 65535 {
-        return Err(PlanError::EmptyPortRange { low, high });
-    }
+    check_port_range(low, high)?;
     Ok((low as u16, high as u16))
+}
+
+/// Ports are 1..=65535 and LOW ≤ HIGH: out-of-range ports are reported as such before an
+/// empty range, so that `0-100` and `1024-70000` say what is wrong with them.
+fn check_port_range(low: u64, high: u64) -> Result<(), PlanError> {
+    let port = 1..=u64::from(u16::MAX);
+    if !port.contains(&low) || !port.contains(&high) {
+        return Err(PlanError::PortOutOfRange { low, high });
+    }
+    if low > high {
+        return Err(PlanError::EmptyPortRange {
+            low: low as u32,
+            high: high as u32,
+        });
+    }
+    Ok(())
 }
 
 fn validate(input: &PlanInput) -> Result<(), PlanError> {
@@ -216,10 +240,7 @@ fn validate(input: &PlanInput) -> Result<(), PlanError> {
             return Err(PlanError::BadDuration { option, value });
         }
     }
-    if input.port_low == 0 || input.port_low > input.port_high {
-        let (low, high) = (u32::from(input.port_low), u32::from(input.port_high));
-        return Err(PlanError::EmptyPortRange { low, high });
-    }
+    check_port_range(u64::from(input.port_low), u64::from(input.port_high))?;
     for (option, value) in [
         ("--sources", input.sources),
         ("--destinations", input.destinations),
@@ -289,6 +310,11 @@ fn tuple_entries(
     }
 }
 
+/// A count of entries: the nearest whole number (the inputs are bounded, so it fits).
+fn whole(count: f64) -> u64 {
+    count.round().max(0.0) as u64
+}
+
 /// Computes the plan. Pure: same input, same output.
 pub fn compute(input: &PlanInput) -> Result<PlanReport, PlanError> {
     validate(input)?;
@@ -324,9 +350,9 @@ pub fn compute(input: &PlanInput) -> Result<PlanReport, PlanError> {
         max_request_rate_per_s: max_rate,
         sustainable,
         time_to_exhaustion_s: (!sustainable).then(|| ports / rate_per_pool),
-        time_wait_entries: entries.time_wait * pools as f64,
-        time_wait_memory_bytes: entries.time_wait * pools as f64 * TIME_WAIT_ENTRY_BYTES,
-        conntrack_entries: entries.conntrack * pools as f64,
+        time_wait_entries: whole(entries.time_wait * pools as f64),
+        time_wait_memory_bytes: whole(entries.time_wait * pools as f64) * TIME_WAIT_ENTRY_BYTES,
+        conntrack_entries: whole(entries.conntrack * pools as f64),
         remedies: Vec::new(),
         notes: Vec::new(),
     };
@@ -336,6 +362,11 @@ pub fn compute(input: &PlanInput) -> Result<PlanReport, PlanError> {
 }
 
 fn remedies(input: &PlanInput, report: &PlanReport) -> Vec<Remedy> {
+    // Connections that hold no port beyond an instant cannot exhaust a pool: no change to
+    // the ports would raise a limit that does not exist, so there is nothing to advise.
+    if report.max_request_rate_per_s.is_none() {
+        return Vec::new();
+    }
     let ports = f64::from(report.ports_per_pool);
     let pools = report.pools as f64;
     let k = f64::from(input.requests_per_conn);
@@ -410,6 +441,7 @@ fn late_remedies(input: &PlanInput, ports: f64, pools: f64, k: f64) -> Vec<Remed
     let (hold, _) = port_hold(input, true);
     let rate = max_request_rate(ports, hold, pools, k);
     let reuse_caveat = match input.closer {
+        Closer::Client if input.tw_reuse => "already on in this plan (--tw-reuse): the figures above include it, nothing more to gain",
         Closer::Client => "helps only the connecting side; needs net.ipv4.tcp_timestamps=1; the default 2 applies to loopback only, so set 1",
         Closer::Server => "no effect here: the server closes first, TIME_WAIT is on the server, and tcp_tw_reuse never helps the accepting side",
     };
@@ -451,13 +483,13 @@ fn notes(input: &PlanInput, report: &PlanReport, entries: &PoolEntries) -> Vec<S
     }
     if input.closer == Closer::Server {
         notes.push(format!(
-            "the server closes first: its TIME_WAIT ({:.0} entries) does not hold client ports; a client SYN reusing a tuple in the server's TIME_WAIT is accepted when its sequence number or timestamp is newer (RFC 6191)",
+            "the server closes first: its TIME_WAIT ({} entries) does not hold client ports; a client SYN reusing a tuple in the server's TIME_WAIT is accepted when its sequence number or timestamp is newer (RFC 6191)",
             report.time_wait_entries
         ));
     }
-    if report.time_wait_entries > DEFAULT_MAX_TW_BUCKETS {
+    if report.time_wait_entries as f64 > DEFAULT_MAX_TW_BUCKETS {
         notes.push(format!(
-            "{:.0} TIME_WAIT entries exceed the default tcp_max_tw_buckets ({DEFAULT_MAX_TW_BUCKETS:.0}): beyond it connections skip TIME_WAIT (TCPTimeWaitOverflow)",
+            "{} TIME_WAIT entries exceed the default tcp_max_tw_buckets ({DEFAULT_MAX_TW_BUCKETS:.0}): beyond it connections skip TIME_WAIT (TCPTimeWaitOverflow)",
             report.time_wait_entries
         ));
     }
@@ -466,6 +498,12 @@ fn notes(input: &PlanInput, report: &PlanReport, entries: &PoolEntries) -> Vec<S
             "Linux's TIME_WAIT is 60 s and cannot be tuned (tcp_fin_timeout does not change it)"
                 .into(),
         );
+    }
+    if input.tw_reuse && input.closer == Closer::Server {
+        notes.push(TW_REUSE_NO_EFFECT.into());
+    }
+    if report.max_request_rate_per_s.is_none() {
+        notes.push("no connection holds a port beyond an instant (no lifetime, no TIME_WAIT on the client): the ports cannot run out, so there are no remedies".into());
     }
     if input.tw_reuse && input.closer == Closer::Client {
         notes.push("with tcp_tw_reuse the port hold uses 1 s of TIME_WAIT: reuse needs timestamps on both ends".into());

@@ -4,11 +4,15 @@ use super::{Closer, PlanReport};
 use crate::findings::PORTS_CRITICAL_PERCENT;
 use std::fmt::Write;
 
-/// "470.5", "28232", "1.2 k" style numbers kept simple: one decimal below 1000, none above.
-/// One decimal below 1000 unless the value is whole: "470.5", "28232", "600".
+/// One decimal below 1000 unless the value is whole: "470.5", "28232", "600"; below 1,
+/// up to three significant digits ("0.0167", "0.5"), so that a small rate never reads 0.
 fn number(value: f64) -> String {
     if value.abs() >= 1000.0 || (value - value.round()).abs() < 1e-9 {
         format!("{value:.0}")
+    } else if value.abs() < 1.0 {
+        let decimals = (2.0 - value.abs().log10().floor()).clamp(1.0, 12.0) as usize;
+        let text = format!("{value:.decimals$}");
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
     } else {
         format!("{value:.1}")
     }
@@ -52,10 +56,10 @@ fn header(report: &PlanReport) -> String {
         Closer::Client => "the client closes first",
         Closer::Server => "the server closes first",
     };
-    let reuse = if input.tw_reuse {
-        ", tcp_tw_reuse=1"
-    } else {
-        ""
+    let reuse = match (input.tw_reuse, input.closer) {
+        (true, Closer::Client) => ", tcp_tw_reuse=1",
+        (true, Closer::Server) => ", tcp_tw_reuse=1 (no effect: the server closes first)",
+        (false, _) => "",
     };
     let mut out = String::new();
     let _ = writeln!(
@@ -67,11 +71,12 @@ fn header(report: &PlanReport) -> String {
     );
     let _ = writeln!(
         out,
-        "  {} source(s) × {} destination(s) = {} pool(s) of {} ports ({}-{})\n",
+        "  {} source(s) × {} destination(s) = {} pool(s) of {} port{} ({}-{})\n",
         input.sources,
         input.destinations,
         report.pools,
         report.ports_per_pool,
+        if report.ports_per_pool == 1 { "" } else { "s" },
         input.port_low,
         input.port_high
     );
@@ -107,10 +112,10 @@ fn summary(report: &PlanReport) -> [(&'static str, String); 8] {
     );
     let time_wait = format!(
         "{} ({}) on the {holder}",
-        number(report.time_wait_entries),
-        bytes(report.time_wait_memory_bytes)
+        report.time_wait_entries,
+        bytes(report.time_wait_memory_bytes as f64)
     );
-    let conntrack = number(report.conntrack_entries);
+    let conntrack = report.conntrack_entries;
     [
         ("new connections", connections),
         ("port hold", hold),
@@ -130,6 +135,13 @@ fn summary(report: &PlanReport) -> [(&'static str, String); 8] {
 }
 
 fn remedies(out: &mut String, report: &PlanReport) {
+    if report.remedies.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nREMEDIES: none: the ports cannot run out (see the notes)"
+        );
+        return;
+    }
     if report.sustainable && report.usage_percent < PORTS_CRITICAL_PERCENT {
         let _ = writeln!(
             out,

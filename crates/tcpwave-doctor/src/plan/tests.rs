@@ -24,8 +24,8 @@ fn default_pool_exhausts_at_about_470_per_second() {
     assert!(close(report.ports_in_use_per_pool, 6000.0));
     assert!(close(report.headroom_per_pool, 28232.0 - 6000.0));
     // conntrack R·(L+120)
-    assert!(close(report.conntrack_entries, 12000.0));
-    assert!(close(report.time_wait_entries, 6000.0));
+    assert!(close(report.conntrack_entries as f64, 12000.0));
+    assert!(close(report.time_wait_entries as f64, 6000.0));
 }
 
 #[test]
@@ -87,7 +87,7 @@ fn lifetime_sources_destinations_and_keep_alive_scale_as_expected() {
         report.max_request_rate_per_s.unwrap(),
         onset * 20.0 * 10.0
     ));
-    assert!(close(report.conntrack_entries, 1000.0 * 122.0));
+    assert!(close(report.conntrack_entries as f64, 1000.0 * 122.0));
 }
 
 #[test]
@@ -184,14 +184,25 @@ fn port_ranges_parse() {
         parse_port_range("60999-32768"),
         Err(PlanError::EmptyPortRange { .. })
     ));
-    assert!(matches!(
-        parse_port_range("0-10"),
-        Err(PlanError::EmptyPortRange { .. })
-    ));
-    assert!(matches!(
-        parse_port_range("1-70000"),
-        Err(PlanError::EmptyPortRange { .. })
-    ));
+    // Out of range is not "empty": the message says what ports are.
+    for (text, low, high) in [
+        ("0-10", 0, 10),
+        ("1024-70000", 1024, 70000),
+        ("0-100", 0, 100),
+        ("70000-80000", 70000, 80000),
+        ("5-99999999999999999999999", 5, u64::MAX),
+    ] {
+        let err = parse_port_range(text).unwrap_err();
+        assert_eq!(err, PlanError::PortOutOfRange { low, high }, "{text}");
+        let message = err.to_string();
+        assert!(message.contains("ports must be 1..=65535"), "{message}");
+        assert!(!message.contains("empty"), "{message}");
+    }
+    let message = parse_port_range("5000-4000").unwrap_err().to_string();
+    assert!(
+        message.contains("is empty: LOW must not exceed HIGH"),
+        "{message}"
+    );
     assert!(matches!(
         parse_port_range("abc"),
         Err(PlanError::PortRangeSyntax(_))
@@ -258,9 +269,9 @@ fn time_wait_and_conntrack_entries_never_exceed_the_tuples() {
     // 500/s × 60 s = 30000, but one pool has 28232 client ports: one tuple each, and the
     // connections beyond the onset fail and leave no entry.
     let report = compute(&input(500.0)).unwrap();
-    assert!(close(report.time_wait_entries, 28232.0));
-    assert!(close(report.time_wait_memory_bytes, 28232.0 * 256.0));
-    assert!(close(report.conntrack_entries, 28232.0));
+    assert!(close(report.time_wait_entries as f64, 28232.0));
+    assert!(close(report.time_wait_memory_bytes as f64, 28232.0 * 256.0));
+    assert!(close(report.conntrack_entries as f64, 28232.0));
     // tcp_tw_reuse at 10000/s: ports turn over every 1 s, the entries stay; connect()
     // keeps to the low-parity half of the range while it suffices.
     let reuse = compute(&PlanInput {
@@ -270,8 +281,8 @@ fn time_wait_and_conntrack_entries_never_exceed_the_tuples() {
     })
     .unwrap();
     assert!(close(reuse.ports_in_use_per_pool, 10_000.0));
-    assert!(close(reuse.time_wait_entries, 14116.0));
-    assert!(close(reuse.conntrack_entries, 14116.0));
+    assert!(close(reuse.time_wait_entries as f64, 14116.0));
+    assert!(close(reuse.conntrack_entries as f64, 14116.0));
     assert!(
         !reuse.notes.iter().any(|n| n.contains("tcp_max_tw_buckets")),
         "{:?}",
@@ -284,7 +295,7 @@ fn time_wait_and_conntrack_entries_never_exceed_the_tuples() {
         ..PlanInput::default()
     })
     .unwrap();
-    assert!(close(faster.time_wait_entries, 28232.0));
+    assert!(close(faster.time_wait_entries as f64, 28232.0));
     // The server closing first: each of its entries is a client 4-tuple.
     let server = compute(&PlanInput {
         rate_per_s: 500.0,
@@ -292,7 +303,7 @@ fn time_wait_and_conntrack_entries_never_exceed_the_tuples() {
         ..PlanInput::default()
     })
     .unwrap();
-    assert!(close(server.time_wait_entries, 14116.0));
+    assert!(close(server.time_wait_entries as f64, 14116.0));
     // Two pools hold twice as many; below the cap nothing changes.
     let two = compute(&PlanInput {
         rate_per_s: 1000.0,
@@ -300,11 +311,8 @@ fn time_wait_and_conntrack_entries_never_exceed_the_tuples() {
         ..PlanInput::default()
     })
     .unwrap();
-    assert!(close(two.time_wait_entries, 2.0 * 28232.0));
-    assert!(close(
-        compute(&input(100.0)).unwrap().time_wait_entries,
-        6000.0
-    ));
+    assert!(close(two.time_wait_entries as f64, 2.0 * 28232.0));
+    assert_eq!(compute(&input(100.0)).unwrap().time_wait_entries, 6000);
 }
 
 #[test]
@@ -317,17 +325,103 @@ fn remedies_are_listed_only_when_the_pool_runs_out_or_is_near_it() {
     let text = render::render(&compute(&input(450.0)).unwrap());
     assert!(text.contains("NEAR EXHAUSTION (95.6 %"), "{text}");
     assert!(text.contains("1. [keep-alive]"), "{text}");
-    // The server closing first needs no more sources: "1 source address", not "addresses".
-    let server = compute(&PlanInput {
+}
+
+#[test]
+fn a_pool_that_cannot_run_out_gets_no_remedies() {
+    // The server closing first with no lifetime: a client port is free at once. Advice
+    // such as "spread over 1 source address" or "10 requests per connection" would change
+    // nothing, so there is none, in the text and in the JSON.
+    for tw_reuse in [false, true] {
+        let server = compute(&PlanInput {
+            closer: Closer::Server,
+            tw_reuse,
+            ..input(500.0)
+        })
+        .unwrap();
+        assert!(server.max_request_rate_per_s.is_none());
+        assert!(server.remedies.is_empty(), "{:?}", server.remedies);
+        let text = render::render(&server);
+        assert!(
+            text.contains("REMEDIES: none: the ports cannot run out"),
+            "{text}"
+        );
+        assert!(text.contains("no connection holds a port beyond an instant"));
+        assert!(!text.contains("source address"), "{text}");
+    }
+}
+
+#[test]
+fn tw_reuse_with_the_server_closing_first_says_it_has_no_effect() {
+    let plan = PlanInput {
         closer: Closer::Server,
-        ..input(500.0)
+        tw_reuse: true,
+        lifetime_s: 2.0,
+        ..input(20_000.0)
+    };
+    let report = compute(&plan).unwrap();
+    let without = compute(&PlanInput {
+        tw_reuse: false,
+        ..plan.clone()
     })
     .unwrap();
-    assert!(
-        server.remedies[1]
-            .change
-            .starts_with("spread over 1 source address ("),
-        "{}",
-        server.remedies[1].change
+    assert_eq!(
+        report.max_request_rate_per_s,
+        without.max_request_rate_per_s
     );
+    let text = render::render(&report);
+    assert!(
+        text.contains("tcp_tw_reuse=1 (no effect: the server closes first)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("tcp_tw_reuse=1 has no effect here: the server closes first"),
+        "{text}"
+    );
+    assert!(report.notes.iter().any(|n| n == TW_REUSE_NO_EFFECT));
+    // The client's own tcp_tw_reuse is not called useless.
+    let client = compute(&PlanInput {
+        closer: Closer::Client,
+        ..plan
+    })
+    .unwrap();
+    assert!(!render::render(&client).contains("no effect"));
+    assert!(client.remedies[3].caveat.starts_with("already on"));
+}
+
+#[test]
+fn a_one_port_range_has_a_small_rate_not_zero() {
+    let report = compute(&PlanInput {
+        port_low: 5,
+        port_high: 5,
+        ..input(1.0)
+    })
+    .unwrap();
+    assert_eq!(report.ports_per_pool, 1);
+    assert!(render::render(&report).contains("1 pool(s) of 1 port (5-5)"));
+    // One port held 60 s: one new connection a minute.
+    assert!(close(report.max_request_rate_per_s.unwrap(), 1.0 / 60.0));
+    assert!(!report.sustainable);
+    let text = render::render(&report);
+    assert!(
+        text.contains("max sustainable       0.0167 requests/s"),
+        "{text}"
+    );
+    assert!(text.contains("0.0167 new connections/s per pool"), "{text}");
+    assert!(!text.contains(" 0.0 "), "{text}");
+}
+
+#[test]
+fn counts_are_whole_numbers_in_json() {
+    let report = compute(&input(600.0)).unwrap();
+    let json = serde_json::to_string(&report).unwrap();
+    assert!(json.contains("\"time_wait_entries\":28232,"), "{json}");
+    assert!(json.contains("\"conntrack_entries\":28232,"), "{json}");
+    assert!(
+        json.contains(&format!("\"time_wait_memory_bytes\":{},", 28232 * 256)),
+        "{json}"
+    );
+    // A fractional expectation is rounded to whole entries: 1/7 per second × 60 s.
+    let slow = compute(&input(1.0 / 7.0)).unwrap();
+    assert_eq!(slow.time_wait_entries, 9, "60/7 = 8.57 entries");
 }
