@@ -238,12 +238,13 @@ pub struct Response {
     pub body: Vec<u8>,
 }
 
-/// Sends `GET path` with `Connection: close` and reads the response to EOF.
+/// Sends `GET path` with `Connection: close` and reads the response to EOF. The request
+/// goes out in one write, so in one segment (`write!` would hand it over piece by piece).
 pub fn get<S: Read + Write>(mut stream: S, host: &str, path: &str) -> io::Result<Response> {
-    write!(
-        stream,
+    let request = format!(
         "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: tcpwave\r\nConnection: close\r\n\r\n"
-    )?;
+    );
+    stream.write_all(request.as_bytes())?;
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw)?;
     let end = find(&raw, b"\r\n\r\n")

@@ -375,6 +375,11 @@ impl Core {
         }
     }
 
+    /// Publishes a trace of the runtime's own (not an engine event) to every subscriber.
+    pub(crate) fn note(&mut self, trace: Trace) {
+        self.publish(trace, false);
+    }
+
     fn publish(&mut self, trace: Trace, segment: bool) {
         let mut overflow = 0;
         self.subscribers.retain(|(tx, wants_segments)| {

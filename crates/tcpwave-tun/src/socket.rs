@@ -145,36 +145,76 @@ impl TcpStream {
         Self::connect_inner(stack, remote, None)
     }
 
-    /// Like `connect`, but fails with `TimedOut` after `timeout`.
+    /// Like `connect`, but gives up after `timeout`: the connection is closed (its
+    /// `SYN_SENT -> CLOSED` change is preceded by [`Trace::ConnectTimedOut`]) and the error
+    /// is `TimedOut`, "connect timed out after N s". The engine's own give-up (retransmissions
+    /// exhausted, tcp_syn_retries) is also `TimedOut`, with the engine's message.
+    ///
+    /// [`Trace::ConnectTimedOut`]: crate::trace::Trace::ConnectTimedOut
     pub fn connect_timeout(
         stack: &Stack,
         remote: SocketAddrV4,
         timeout: StdDuration,
     ) -> io::Result<TcpStream> {
-        Self::connect_inner(stack, remote, Some(std::time::Instant::now() + timeout))
+        Self::connect_inner(stack, remote, Some(timeout))
     }
 
     fn connect_inner(
         stack: &Stack,
         remote: SocketAddrV4,
-        deadline: Option<std::time::Instant>,
+        timeout: Option<StdDuration>,
     ) -> io::Result<TcpStream> {
+        let deadline = timeout.map(|t| std::time::Instant::now() + t);
         let local = SocketAddrV4::new(stack.addr(), 0);
         let id = stack.with_endpoint(|ep, now| ep.connect(now, local, remote))?;
-        let stream = TcpStream::from_conn(stack.clone(), id);
-        stack
-            .shared()
-            .wait_for(deadline, io::ErrorKind::TimedOut, |core, _| {
-                match core.ep.state(id) {
-                    Some(State::SynSent | State::SynReceived) => None,
-                    Some(State::Closed) | None => {
-                        let err = core.ep.error(id).unwrap_or(Error::ConnectionAborted);
-                        Some(Err(err.into()))
+        let mut stream = TcpStream::from_conn(stack.clone(), id);
+        let result =
+            stack
+                .shared()
+                .wait_for(deadline, io::ErrorKind::TimedOut, |core, _| {
+                    match core.ep.state(id) {
+                        Some(State::SynSent | State::SynReceived) => None,
+                        Some(State::Closed) | None => {
+                            let err = core.ep.error(id).unwrap_or(Error::ConnectionAborted);
+                            Some(Err(err.into()))
+                        }
+                        Some(_) => Some(Ok(())),
                     }
-                    Some(_) => Some(Ok(())),
-                }
-            })?;
-        Ok(stream)
+                });
+        let after = match (result, timeout) {
+            (Ok(()), _) => return Ok(stream),
+            (Err(e), Some(after)) if e.kind() == io::ErrorKind::TimedOut => after,
+            (Err(e), _) => return Err(e),
+        };
+        // Still connecting: our deadline passed, not the engine's (which would have closed
+        // the connection). Say so in the trace, then close, under one lock.
+        let ours = stack.shared().with(|core, now| {
+            if !matches!(core.ep.state(id), Some(State::SynSent | State::SynReceived)) {
+                return false;
+            }
+            let at = stack.elapsed();
+            core.note(crate::trace::Trace::ConnectTimedOut {
+                at,
+                conn: id,
+                after,
+            });
+            let _ = core.ep.close(now, id);
+            true
+        });
+        if !ours {
+            let err = stack
+                .with_endpoint(|ep, _| ep.error(id))
+                .unwrap_or(Error::TimedOut);
+            return Err(err.into());
+        }
+        stream.released = true;
+        Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!(
+                "connect timed out after {} (no SYN-ACK from {remote})",
+                crate::trace::seconds(after)
+            ),
+        ))
     }
 
     /// The engine's handle of this connection (for matching events).

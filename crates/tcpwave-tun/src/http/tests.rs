@@ -73,3 +73,42 @@ fn pattern_bytes_match_write_pattern() {
         .enumerate()
         .all(|(i, &b)| b == pattern_byte(i as u64)));
 }
+
+/// A connection that records every write call separately.
+struct Writes {
+    response: Cursor<Vec<u8>>,
+    calls: Vec<Vec<u8>>,
+}
+
+impl Read for Writes {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.response.read(buf)
+    }
+}
+
+impl Write for Writes {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.calls.push(buf.to_vec());
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn get_sends_its_request_in_one_write() {
+    let mut conn = Writes {
+        response: Cursor::new(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi".to_vec()),
+        calls: Vec::new(),
+    };
+    let response = get(&mut conn, "192.0.2.1", "/").unwrap();
+    assert_eq!(response.status, 200);
+    assert_eq!(response.body, b"hi");
+    // One write, so one segment on the wire (not "GET " and then the rest).
+    assert_eq!(conn.calls.len(), 1, "{:?}", conn.calls);
+    assert_eq!(
+        conn.calls[0],
+        b"GET / HTTP/1.1\r\nHost: 192.0.2.1\r\nUser-Agent: tcpwave\r\nConnection: close\r\n\r\n"
+    );
+}

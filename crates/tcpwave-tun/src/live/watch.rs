@@ -13,7 +13,7 @@ use crate::kernel::KernelSocket;
 use crate::lab::Lab;
 use crate::netstat;
 use crate::signals;
-use crate::trace::{format_at, format_event, format_segment, Trace};
+use crate::trace::{format_at, Trace, TraceFormatter};
 
 /// How often `ss` is run while watching.
 const SS_PERIOD: Duration = Duration::from_millis(50);
@@ -35,6 +35,7 @@ impl Notes {
 pub struct Watcher<'a> {
     lab: &'a Lab,
     traces: Receiver<Trace>,
+    formatter: TraceFormatter,
     notes_tx: Sender<(Duration, String)>,
     notes: Receiver<(Duration, String)>,
     /// Kernel sockets last seen, by (local, peer).
@@ -55,6 +56,7 @@ impl<'a> Watcher<'a> {
         Watcher {
             lab,
             traces: lab.stack().subscribe(segments),
+            formatter: TraceFormatter::new(),
             notes_tx,
             notes,
             kernel: BTreeMap::new(),
@@ -79,14 +81,16 @@ impl<'a> Watcher<'a> {
             lines.push((at, format!("{}  kernel  {note}", format_at(at))));
         }
         while let Ok(trace) = self.traces.try_recv() {
-            match &trace {
-                Trace::Segment(s) => lines.push((s.at, format_segment(s))),
+            let at = match &trace {
+                Trace::Segment(s) => s.at,
                 Trace::Event { at, event } => {
                     self.record(event);
-                    if let Some(line) = format_event(*at, event) {
-                        lines.push((*at, line));
-                    }
+                    *at
                 }
+                Trace::ConnectTimedOut { at, .. } => *at,
+            };
+            if let Some(line) = self.formatter.line(&trace) {
+                lines.push((at, line));
             }
         }
         self.poll_kernel(&mut lines)?;
@@ -217,7 +221,11 @@ impl<'a> Watcher<'a> {
     /// Both sides now: the engine's netstat and the kernel's `ss`.
     pub fn summary(&self, out: &mut dyn Write) -> Result<(), TunError> {
         writeln!(out, "\nengine sockets (tcpwave netstat):").map_err(io)?;
-        write!(out, "{}", netstat::render(self.lab.stack())).map_err(io)?;
+        let engine = netstat::render_if_any(self.lab.stack());
+        if engine.is_empty() {
+            writeln!(out, "  (none)").map_err(io)?;
+        }
+        write!(out, "{engine}").map_err(io)?;
         writeln!(
             out,
             "kernel sockets (ss -tan in {}):",
