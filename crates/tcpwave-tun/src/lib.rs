@@ -20,6 +20,7 @@ pub mod lab;
 pub mod live;
 pub mod netns;
 pub mod netstat;
+pub mod reach;
 pub mod runtime;
 pub mod serve;
 pub mod signals;

@@ -13,6 +13,15 @@ pub fn render(stack: &Stack) -> String {
     render_rows(&rows, now)
 }
 
+/// The table for a stack now, or nothing when it has no sockets (no bare header).
+pub fn render_if_any(stack: &Stack) -> String {
+    let (rows, now) = stack.with_endpoint(|ep, now| (ep.snapshot(), now));
+    if rows.is_empty() {
+        return String::new();
+    }
+    render_rows(&rows, now)
+}
+
 /// The table for rows taken at `now`.
 pub fn render_rows(rows: &[SocketInfo], now: Instant) -> String {
     let mut out = format!(

@@ -24,6 +24,23 @@ pub enum ServeMode {
     Discard,
 }
 
+impl ServeMode {
+    /// How `tcpwave serve` names the mode: `HTTP`, `echo`, `discard`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ServeMode::Http => "HTTP",
+            ServeMode::Echo => "echo",
+            ServeMode::Discard => "discard",
+        }
+    }
+}
+
+impl std::fmt::Display for ServeMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// Server limits.
 #[derive(Clone, Copy, Debug)]
 pub struct ServeOptions {

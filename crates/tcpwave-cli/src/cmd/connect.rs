@@ -1,7 +1,13 @@
 //! `tcpwave connect`: the engine as a client on a TUN device, printing its state changes.
+//! The kernel server must be listening before connect runs; a device that connect creates
+//! (and its --kernel-addr) exists only while it runs, so make it persistent first:
 //!
 //! ```text
-//! ip netns exec demo tcpwave connect --tun tun0 --addr 192.0.2.2 192.0.2.1:8000 --http /
+//! ip netns exec demo ip tuntap add mode tun name tun1
+//! ip netns exec demo ip addr add 198.51.100.1/24 dev tun1
+//! ip netns exec demo ip link set tun1 up
+//! ip netns exec demo python3 -m http.server 8000 --bind 198.51.100.1 &
+//! ip netns exec demo tcpwave connect --tun tun1 --addr 198.51.100.2 198.51.100.1:8000 --http /
 //! ```
 
 use std::io::{Read, Write};
@@ -9,10 +15,10 @@ use std::net::{Ipv4Addr, Shutdown, SocketAddrV4};
 use std::time::Duration;
 
 use anyhow::Context;
-use tcpwave_tun::{http, signals, trace, TcpStream};
+use tcpwave_tun::{http, signals, trace, Stack, TcpStream};
 
 use super::output;
-use super::serve::CommonArgs;
+use super::serve::{finish, CommonArgs};
 
 /// Longest response body printed in full; larger ones are summarised.
 const PRINT_MAX: usize = 64 * 1024;
@@ -32,7 +38,7 @@ pub struct ConnectArgs {
     what: WhatArgs,
     #[command(flatten)]
     common: CommonArgs,
-    /// Give up connecting after this many seconds.
+    /// Give up connecting after this many seconds (at least 1).
     #[arg(long, default_value_t = 10)]
     timeout_s: u64,
 }
@@ -50,13 +56,25 @@ struct WhatArgs {
 
 pub fn run(args: ConnectArgs) -> anyhow::Result<u8> {
     signals::install();
-    let cfg = args.common.stack_config(args.addr)?;
-    let stack = tcpwave_tun::lab::open_stack(&args.tun, cfg, args.common.kernel_addr.as_deref())
-        .with_context(|| format!("starting the engine on TUN device {}", args.tun))?;
-    let _printer = trace::spawn_printer(stack.subscribe(args.common.segments));
+    // Whether the device is there before we open it: one we create goes away with us.
+    let existed = std::path::Path::new("/sys/class/net")
+        .join(&args.tun)
+        .exists();
+    let stack = args.common.open_stack("connect", &args.tun, args.addr)?;
+    if let Some(legend) = args.common.segment_legend() {
+        output::to_stdout(|out| writeln!(out, "{legend}"))?;
+    }
+    let printer = trace::spawn_printer(stack.subscribe(args.common.print_segments()));
+    let result = run_on(&args, &stack, existed);
+    finish(stack, printer, result)
+}
+
+fn run_on(args: &ConnectArgs, stack: &Stack, existed: bool) -> anyhow::Result<u8> {
     let timeout = Duration::from_secs(args.timeout_s.max(1));
-    let stream = TcpStream::connect_timeout(&stack, args.target, timeout)
-        .with_context(|| format!("connect to {}", args.target))?;
+    let stream = TcpStream::connect_timeout(stack, args.target, timeout).map_err(|e| {
+        let hint = connect_hint(args, &e, existed);
+        anyhow::anyhow!("connect to {}: {e}{hint}", args.target)
+    })?;
     stream.set_read_timeout(Some(timeout))?;
     if let Some(path) = &args.what.http {
         let response = http::get(&stream, &args.target.ip().to_string(), path)
@@ -77,9 +95,32 @@ pub fn run(args: ConnectArgs) -> anyhow::Result<u8> {
     drop(stream);
     // Let the close handshake run so its state changes are printed.
     std::thread::sleep(Duration::from_millis(300));
-    let netstat = tcpwave_tun::netstat::render(&stack);
+    let netstat = tcpwave_tun::netstat::render_if_any(stack);
     output::to_stdout(|out| out.write_all(netstat.as_bytes()))?;
     Ok(0)
+}
+
+/// What to check when connect failed, for the error message ("" when nothing to add).
+fn connect_hint(args: &ConnectArgs, error: &std::io::Error, existed: bool) -> String {
+    if error.kind() != std::io::ErrorKind::TimedOut {
+        return String::new();
+    }
+    let mut hint = format!(
+        "; is a server listening on {}, and does the kernel route {} into {}?",
+        args.target, args.addr, args.tun
+    );
+    if !existed {
+        hint.push_str(&format!(
+            " {} was created by this run and goes away with it, so a kernel server could not \
+             bind {} beforehand: make the device persistent first (`ip tuntap add mode tun \
+             name {}`, give it the kernel's address, bring it up, start the server; see \
+             docs/tun.md), or have the server listen on 0.0.0.0",
+            args.tun,
+            args.target.ip(),
+            args.tun
+        ));
+    }
+    hint
 }
 
 /// The body as text, or its length when it is long or not UTF-8.

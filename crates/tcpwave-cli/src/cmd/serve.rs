@@ -12,7 +12,7 @@ use std::net::Ipv4Addr;
 
 use anyhow::Context;
 use tcpwave_tun::serve::{serve, ServeMode, ServeOptions};
-use tcpwave_tun::{signals, trace, Loss, StackConfig};
+use tcpwave_tun::{reach, signals, trace, Loss, Stack, StackConfig};
 
 use super::output;
 
@@ -70,9 +70,12 @@ pub struct CommonArgs {
     /// Seed of --loss.
     #[arg(long, default_value_t = 1)]
     pub loss_seed: u64,
-    /// Print every segment, not only state changes.
-    #[arg(long)]
+    /// Print every segment, not only state changes (seq/ack absolute, options in <...>).
+    #[arg(long, overrides_with = "no_segments")]
     pub segments: bool,
+    /// Print state changes only (the default here; `live` prints segments unless given it).
+    #[arg(long, overrides_with = "segments")]
+    pub no_segments: bool,
 }
 
 /// `--loss`: a percentage from 0 to 100, refused (not clamped) outside it, checked while
@@ -100,14 +103,55 @@ impl CommonArgs {
         cfg.loss = self.loss.map(|p| Loss::percent(p, self.loss_seed));
         Ok(cfg)
     }
+
+    /// Checks `--addr` against `--kernel-addr` (before anything is created), opens the
+    /// device, starts the engine, and warns on stderr when the kernel cannot reach `addr`
+    /// through the device (down, no IPv4 address, routed elsewhere).
+    pub fn open_stack(&self, command: &str, tun: &str, addr: Ipv4Addr) -> anyhow::Result<Stack> {
+        let cfg = self.stack_config(addr)?;
+        if let Some(cidr) = &self.kernel_addr {
+            reach::check_kernel_addr(addr, cidr).map_err(anyhow::Error::msg)?;
+        }
+        let stack = tcpwave_tun::lab::open_stack(tun, cfg, self.kernel_addr.as_deref())
+            .with_context(|| format!("starting the engine on TUN device {tun}"))?;
+        if let Some(warning) = reach::diagnose_device(tun, addr) {
+            eprintln!("tcpwave {command}: warning: {warning}");
+        }
+        Ok(stack)
+    }
+
+    /// Whether to print every segment (the last of --segments / --no-segments wins).
+    pub fn print_segments(&self) -> bool {
+        self.segments && !self.no_segments
+    }
+
+    /// The line saying how segments are printed, when they are.
+    pub fn segment_legend(&self) -> Option<&'static str> {
+        self.print_segments().then_some(trace::SEGMENT_LEGEND)
+    }
+}
+
+/// Stops the engine, lets the printer write what is left (a close the engine made last),
+/// then gives back `result`.
+pub fn finish<T>(
+    stack: Stack,
+    printer: std::thread::JoinHandle<()>,
+    result: anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    drop(stack);
+    let _ = printer.join();
+    result
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
     signals::install();
-    let cfg = args.common.stack_config(args.addr)?;
-    let stack = tcpwave_tun::lab::open_stack(&args.tun, cfg, args.common.kernel_addr.as_deref())
-        .with_context(|| format!("starting the engine on TUN device {}", args.tun))?;
-    let _printer = trace::spawn_printer(stack.subscribe(args.common.segments));
+    let stack = args.common.open_stack("serve", &args.tun, args.addr)?;
+    let printer = trace::spawn_printer(stack.subscribe(args.common.print_segments()));
+    let result = run_on(&args, &stack);
+    finish(stack, printer, result)
+}
+
+fn run_on(args: &ServeArgs, stack: &Stack) -> anyhow::Result<u8> {
     let mode = if args.mode.http {
         ServeMode::Http
     } else if args.mode.echo {
@@ -118,9 +162,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
     output::to_stdout(|out| {
         writeln!(
             out,
-            "tcpwave serve: {mode:?} on {}:{} via {} (Ctrl-C to stop)",
+            "tcpwave serve: {mode} on {}:{} via {} (Ctrl-C to stop)",
             args.addr, args.port, args.tun
-        )
+        )?;
+        if let Some(legend) = args.common.segment_legend() {
+            writeln!(out, "{legend}")?;
+        }
+        Ok(())
     })?;
     let opts = ServeOptions {
         port: args.port,
@@ -128,7 +176,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
         connections_max: args.max_connections,
         accepts_max: args.max_accepts,
     };
-    let summary = serve(&stack, opts, signals::flag())
+    let summary = serve(stack, opts, signals::flag())
         .with_context(|| format!("serving on {}:{}", args.addr, args.port))?;
     output::to_stdout(|out| {
         writeln!(
@@ -136,7 +184,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
             "stopped after {} connections, {} bytes received",
             summary.connections, summary.bytes_in
         )?;
-        out.write_all(tcpwave_tun::netstat::render(&stack).as_bytes())
+        out.write_all(tcpwave_tun::netstat::render_if_any(stack).as_bytes())
     })?;
     Ok(0)
 }
