@@ -68,3 +68,34 @@ fn live_timings_and_counts_out_of_range_are_refused_not_clamped() {
         assert!(output.stdout.is_empty(), "{flag} {value}: nothing started");
     }
 }
+
+#[test]
+fn live_fin_timeout_given_twice_is_refused_before_anything_runs() {
+    let output = Command::new(TCPWAVE)
+        .args(["live", "four-way-close", "--fin-timeout-s", "3"])
+        .args(["--set", "tcp_fin_timeout_s=2"])
+        .output()
+        .expect("run tcpwave");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--fin-timeout-s and --set tcp_fin_timeout_s=N set the same knob"),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty(), "nothing started");
+}
+
+#[test]
+fn segments_flags_are_spelled_alike_everywhere() {
+    // Each command takes both spellings; the last one wins. `--help` shows them.
+    for command in ["serve", "connect", "live"] {
+        let output = Command::new(TCPWAVE)
+            .args([command, "--help"])
+            .output()
+            .expect("run tcpwave");
+        let help = String::from_utf8_lossy(&output.stdout);
+        assert!(help.contains("--segments"), "{command}: {help}");
+        assert!(help.contains("--no-segments"), "{command}: {help}");
+        assert!(help.contains("--set <KNOB=VALUE>"), "{command}: {help}");
+    }
+}

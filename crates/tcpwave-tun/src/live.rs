@@ -84,7 +84,8 @@ pub struct LiveOptions {
     pub scenario: Scenario,
     /// How long to keep watching after the last step.
     pub watch: Duration,
-    /// The engine's tcp_fin_timeout (shortened from Linux's 60 s so the run ends soon).
+    /// The engine's tcp_fin_timeout (shortened from Linux's 60 s so the run ends soon). A
+    /// `tcp_fin_timeout_s` in `knobs` overrides it.
     pub fin_timeout: Duration,
     /// Connections for close-wait-leak.
     pub connections: usize,
@@ -133,6 +134,11 @@ pub fn run(opts: &LiveOptions, out: &mut dyn Write) -> Result<LiveReport, TunErr
     for knob in &opts.knobs {
         cfg.engine.set_assignment(knob)?;
     }
+    // What the engine runs with, `--set tcp_fin_timeout_s=N` included: the header and the
+    // waits of close-wait-leak go by it.
+    let mut effective = opts.clone();
+    effective.fin_timeout = Duration::from_micros(cfg.engine.tcp_fin_timeout.total_micros());
+    let opts = &effective;
     let lab = Lab::create("tcpwave-live", cfg)?;
     let io = |e| TunError::io("writing the timeline", e);
     writeln!(
@@ -144,11 +150,15 @@ pub fn run(opts: &LiveOptions, out: &mut dyn Write) -> Result<LiveReport, TunErr
     .map_err(io)?;
     writeln!(
         out,
-        "namespace {} | {TUN_NAME}: kernel {KERNEL_ADDR}/24, engine {ENGINE_ADDR} | engine tcp_fin_timeout {:?}\n",
+        "namespace {} | {TUN_NAME}: kernel {KERNEL_ADDR}/24, engine {ENGINE_ADDR} | engine tcp_fin_timeout {:?}",
         lab.netns_name(),
         opts.fin_timeout
     )
     .map_err(io)?;
+    if opts.segments {
+        writeln!(out, "{}", crate::trace::SEGMENT_LEGEND).map_err(io)?;
+    }
+    writeln!(out).map_err(io)?;
     let mut watcher = Watcher::new(&lab, opts.segments);
     let result = scenarios::run(&lab, &mut watcher, opts, out);
     // Whatever happened, show where both sides ended, then delete the lab.

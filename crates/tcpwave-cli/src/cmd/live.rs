@@ -16,17 +16,20 @@ pub struct LiveArgs {
     /// Keep watching this many seconds after the last step (0 to 600).
     #[arg(long, default_value_t = 2.0, value_parser = watch_seconds)]
     watch_s: f64,
-    /// The engine's tcp_fin_timeout in seconds, 1 to 600 (Linux: 60; shortened so the run
-    /// ends).
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=600))]
-    fin_timeout_s: u64,
+    /// The engine's tcp_fin_timeout in seconds, 1 to 600 (default 5; Linux: 60; shortened
+    /// so the run ends). The same as --set tcp_fin_timeout_s=N, as serve and connect spell it.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=600))]
+    fin_timeout_s: Option<u64>,
     /// Connections for close-wait-leak, 1 to 1000.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=1000))]
     connections: u64,
     /// Print state changes only, not every segment.
-    #[arg(long)]
+    #[arg(long, overrides_with = "segments")]
     no_segments: bool,
-    /// Set an engine knob, NAME=VALUE (repeatable).
+    /// Print every segment (the default here; serve and connect print them only with it).
+    #[arg(long, overrides_with = "no_segments")]
+    segments: bool,
+    /// Set an engine knob, NAME=VALUE (repeatable; e.g. tcp_fin_timeout_s=5).
     #[arg(long = "set", value_name = "KNOB=VALUE")]
     knobs: Vec<String>,
 }
@@ -39,9 +42,20 @@ pub fn run(args: LiveArgs) -> anyhow::Result<u8> {
             Scenario::names()
         );
     };
+    let fin_knob = args.knobs.iter().any(|k| {
+        k.split_once('=')
+            .is_some_and(|(name, _)| name.trim() == "tcp_fin_timeout_s")
+    });
+    if fin_knob && args.fin_timeout_s.is_some() {
+        anyhow::bail!(
+            "--fin-timeout-s and --set tcp_fin_timeout_s=N set the same knob: give it once"
+        );
+    }
     let mut opts = LiveOptions::new(scenario);
     opts.watch = Duration::from_secs_f64(args.watch_s);
-    opts.fin_timeout = Duration::from_secs(args.fin_timeout_s);
+    if let Some(seconds) = args.fin_timeout_s {
+        opts.fin_timeout = Duration::from_secs(seconds);
+    }
     opts.connections = args.connections as usize;
     opts.segments = !args.no_segments;
     opts.knobs = args.knobs;
