@@ -97,7 +97,7 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     // Refuse what is not ours before anything runs: a mistyped flag must not start the
-    // six-minute run.
+    // full run (a minute or more at full load).
     if let Some(flag) = all
         .iter()
         .find(|a| a.starts_with('-') && !matches!(a.as_str(), "--quick" | "--json"))

@@ -82,7 +82,7 @@ fn bad_arguments_are_refused_with_the_reason() {
             "callgrind: unknown engine \"kernel\"",
         ),
         (&["frobnicate"], "unknown command \"frobnicate\""),
-        // A mistyped flag must not start the six-minute run.
+        // A mistyped flag must not start the full run.
         (&["run", "--bogus"], "unknown option \"--bogus\""),
         (&["--quik"], "unknown option \"--quik\""),
     ] {
