@@ -277,6 +277,10 @@ pub const KNOBS: &[KnobInfo] = &[
         help: "per connection, at most one ACK to out-of-window segments per interval (0 = off)",
     },
     KnobInfo {
+        name: "isn_clock",
+        help: "0 or 1: RFC 6528's clock term in ISNs (0: every incarnation of a 4-tuple starts at the same ISN)",
+    },
+    KnobInfo {
         name: "isn_secret",
         help: "secret for ISNs and port offsets (integer)",
     },

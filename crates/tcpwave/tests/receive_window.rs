@@ -296,3 +296,40 @@ fn a_read_that_frees_space_beyond_rcv_ssthresh_sends_no_window_update() {
     assert_eq!(t.read().len(), FULL);
     recv_nothing!(t);
 }
+
+// =======================================================================================
+// Acceptability: the edge we advertised, not the free buffer
+// =======================================================================================
+
+#[test]
+fn data_past_the_advertised_edge_is_out_of_window_though_the_buffer_has_room() {
+    // The SYN-ACK promised 65160 bytes; the free buffer is 128 KiB. Linux tcp_sequence
+    // checks the window it advertised (tcp_receive_window), so data at 70000 is out of
+    // window: a duplicate ACK, nothing queued, no SACK block for it.
+    let mut t = established(config_linux());
+    let (a, p) = seqs(&t);
+    send!(t, data(p + 70_000u32, a, &bytes(1_000)));
+    recv!(t, ack(a, p).win(510));
+    recv_nothing!(t);
+    // Just inside the edge it is taken (out of order, so SACKed by the ACK).
+    send!(t, data(p + 64_000u32, a, &bytes(1_000)));
+    recv!(
+        t,
+        ack(a, p).win(510).sack(&[(p + 64_000u32, p + 65_000u32)])
+    );
+}
+
+#[test]
+fn an_rst_past_the_advertised_edge_is_ignored_and_draws_no_challenge_ack() {
+    // RFC 5961 §3.2: an RST outside the window is dropped silently; inside it but not at
+    // RCV.NXT it draws a challenge ACK. The window is the advertised one (65160 here),
+    // so an RST at 80000, inside the 128 KiB buffer, is outside.
+    let mut t = established(config_linux());
+    let (a, p) = seqs(&t);
+    send!(t, rst(p + 80_000u32));
+    recv_nothing!(t);
+    assert_eq!(t.ep.counters().TCPChallengeACK, 0);
+    send!(t, rst(p + 1_000u32));
+    recv!(t, ack(a, p).win(510));
+    assert_eq!(t.ep.counters().TCPChallengeACK, 1);
+}

@@ -54,6 +54,25 @@ fn unacknowledged_data_is_retransmitted_with_a_doubling_timeout() {
 }
 
 #[test]
+fn an_expiry_with_the_peers_window_shrunk_to_zero_is_not_counted_as_a_timeout() {
+    // Linux tcp_retransmit_timer: with snd_wnd 0 (and the socket not orphaned) the
+    // expiry takes the "receiver shrinks window" branch, which retransmits without
+    // counting LINUX_MIB_TCPTIMEOUTS.
+    let mut t = established(config());
+    let (a, p) = seqs(&t);
+    t.write(b"data");
+    recv!(t, data(a, p, b"data"));
+    // The peer takes nothing and shrinks its window to zero.
+    send!(t, ack(p, a).win(0));
+    t.quiet_until(t.now + ms(RTO));
+    // The timer did expire: it backed off.
+    let info = t.ep.info(t.conn()).unwrap();
+    assert_eq!(info.rto_micros, ms(2 * RTO).total_micros(), "{info:?}");
+    assert!(info.retransmit_at.is_some(), "the timer runs on");
+    assert_eq!(t.ep.counters().TCPTimeouts, 0);
+}
+
+#[test]
 fn retransmissions_give_up_after_924_6_seconds_with_etimedout() {
     // Linux tcp_retries2 = 15 with RTO 200 ms doubling to the 120 s cap: 15
     // retransmissions, and the 16th expiry at 924.6 s gives up. No RST is sent.

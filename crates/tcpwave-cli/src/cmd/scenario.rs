@@ -191,13 +191,9 @@ fn check_settings(settings: &[String]) -> anyhow::Result<Vec<String>> {
     Ok(checked)
 }
 
-/// Every knob `--set` takes, comma separated. The engine's list (`tcpwave::KNOBS`) leaves
-/// out `isn_clock`, which it accepts: add it.
+/// Every knob `--set` takes, comma separated (`tcpwave::KNOBS`).
 fn knob_names() -> String {
-    let mut names: Vec<&str> = tcpwave::config::KNOBS.iter().map(|k| k.name).collect();
-    if !names.contains(&"isn_clock") {
-        names.push("isn_clock");
-    }
+    let names: Vec<&str> = tcpwave::config::KNOBS.iter().map(|k| k.name).collect();
     names.join(", ")
 }
 

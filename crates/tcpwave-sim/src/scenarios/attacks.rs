@@ -339,8 +339,9 @@ const SERVER_1337: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 2);
 /// client reads it and closes first, so the client holds TIME_WAIT. At 3 s the held-up
 /// original arrives, an old duplicate (RFC 1337's hazard H1): TIME_WAIT ACKs it (and
 /// restarts 2MSL), the server, which has closed, answers that ACK with an RST at
-/// exactly the TIME_WAIT's RCV.NXT. With rfc1337=0 the RST kills TIME_WAIT at once
-/// (TWKilled); with rfc1337=1 it is ignored and TIME_WAIT lasts its 60 s.
+/// exactly the TIME_WAIT's RCV.NXT. With rfc1337=0 the RST kills TIME_WAIT at once (no
+/// counter says so, in Linux either: TWKilled counts short TIME_WAITs); with rfc1337=1
+/// it is ignored and TIME_WAIT lasts its 60 s.
 pub fn time_wait_assassination(opts: &RunOptions) -> Result<Trace, ScenarioError> {
     let mut sim = new_sim("time-wait-assassination", opts);
     let mut off = opts.config(Config::default())?;

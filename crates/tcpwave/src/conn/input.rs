@@ -337,9 +337,12 @@ impl Conn {
         older && fresh
     }
 
-    /// The receive window in force for acceptability: what we last advertised.
+    /// The receive window in force for acceptability: what we last advertised (RFC 9293
+    /// §3.10.7.4 RCV.WND; Linux `tcp_sequence` checks `tcp_receive_window()`, the same
+    /// edge). Not the free buffer: the offer is capped by `rcv_ssthresh`, and a segment
+    /// past the edge we announced is out of window even where the buffer has room.
     pub(crate) fn receive_window(&self) -> u32 {
-        self.promised_window().max(self.recv.window() as u32)
+        self.promised_window()
     }
 
     /// RFC 9293 §3.10.7.4, the four cases of the acceptability test.

@@ -124,7 +124,12 @@ impl Conn {
                 if self.snd_una == self.snd_nxt && self.snd_wnd == 0 && self.send.len() > 0 {
                     self.zero_window_probe(ctx);
                 } else if self.snd_una < self.snd_nxt {
-                    ctx.counters.TCPTimeouts += 1;
+                    // Linux `tcp_retransmit_timer`: with the peer's window shrunk to zero
+                    // (and the socket not orphaned) the expiry takes the "receiver shrinks
+                    // window" branch, which does not count LINUX_MIB_TCPTIMEOUTS.
+                    if self.snd_wnd != 0 || self.orphaned {
+                        ctx.counters.TCPTimeouts += 1;
+                    }
                     self.retransmit_data(ctx);
                 }
             }

@@ -139,7 +139,9 @@ impl Endpoint {
             snd_nxt: c.snd_nxt,
             snd_wnd: c.snd_wnd,
             rcv_nxt: c.irs_known.then_some(c.rcv_nxt),
-            rcv_wnd: c.recv.window() as u32,
+            // The window in force, in bytes: what we promised, or offer now if more (the
+            // next segment's window field, unscaled).
+            rcv_wnd: c.promised_window().max(c.offered_window()),
             rcv_ssthresh: c.rcv_ssthresh,
             cwnd: c.cc.cwnd,
             ssthresh: c.cc.ssthresh,
