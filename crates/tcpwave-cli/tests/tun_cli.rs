@@ -42,6 +42,61 @@ fn run_with_limit(mut command: Command, limit: Duration) -> Output {
     child.wait_with_output().expect("output")
 }
 
+/// Runs a command that does not end by itself (a server) until `done(stdout, stderr)` holds
+/// or `limit` passes, then kills it and returns what it printed. A fixed wait would be
+/// either slow or flaky on a loaded machine.
+fn run_until(
+    mut command: Command,
+    limit: Duration,
+    done: impl Fn(&str, &str) -> bool,
+) -> (String, String) {
+    use std::io::Read;
+    use std::sync::{Arc, Mutex};
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let collect = |mut pipe: Box<dyn Read + Send>| {
+        let text = Arc::new(Mutex::new(String::new()));
+        let sink = Arc::clone(&text);
+        let reader = std::thread::spawn(move || {
+            let mut chunk = [0u8; 4096];
+            while let Ok(n) = pipe.read(&mut chunk) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&chunk[..n]));
+            }
+        });
+        (text, reader)
+    };
+    let (stdout, out_reader) = collect(Box::new(child.stdout.take().expect("stdout")));
+    let (stderr, err_reader) = collect(Box::new(child.stderr.take().expect("stderr")));
+    let started = Instant::now();
+    let snapshot = || {
+        (
+            stdout.lock().unwrap().clone(),
+            stderr.lock().unwrap().clone(),
+        )
+    };
+    while started.elapsed() < limit {
+        let (out, err) = snapshot();
+        if done(&out, &err) || child.try_wait().expect("wait").is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    // The pipes close with the process: the readers have everything once they end.
+    out_reader.join().expect("stdout reader");
+    err_reader.join().expect("stderr reader");
+    snapshot()
+}
+
 #[test]
 fn live_four_way_close_shows_both_sides_and_deletes_its_namespace() {
     if !netns::privileged("live_four_way_close_shows_both_sides") || !wired("live") {
@@ -218,9 +273,9 @@ fn serve_on_a_device_without_an_address_warns_that_nothing_can_reach_it() {
         BIN,
         ["serve", "--tun", "tw0", "--addr", "192.0.2.2", "--http"],
     );
-    let out = run_with_limit(serve, Duration::from_secs(2));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (stdout, stderr) = run_until(serve, Duration::from_secs(30), |out, err| {
+        out.contains("via tw0") && err.contains("give the device an address")
+    });
     assert!(
         stdout.starts_with("tcpwave serve: HTTP on 192.0.2.2:80 via tw0"),
         "{stdout}"
