@@ -217,6 +217,15 @@ fn the_stale_last_acks_answer_is_numbered_from_the_old_connection_with_a_note() 
     for (_, s) in t.sent() {
         assert!(s.rel_seq < 1 << 20 && s.rel_ack < 1 << 20, "{s:?}");
     }
+    // The note travels with the numbers: in the SVG's tooltip of each such arrow and in
+    // the HTML page's event table, as in the terminal.
+    let note = t.sent().find_map(|(_, s)| s.note.clone()).unwrap();
+    let options = tcpwave_trace::svg::SvgOptions::default();
+    let svg = tcpwave_trace::svg::render(&t, &options);
+    assert_eq!(svg.matches(&format!("({note})")).count(), 2, "{note}");
+    let page = tcpwave_trace::html::render(&t, &options);
+    // Event rows end in two spaces and the note (the SVG titles inside use one).
+    assert!(page.matches(&format!("  ({note})")).count() >= 2, "{note}");
 }
 
 #[test]

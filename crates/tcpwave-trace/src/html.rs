@@ -163,6 +163,11 @@ fn row(event: &crate::model::TraceEvent) -> Row {
             row.text.push_str(&format!("  <{}>", s.options));
         }
     }
+    if let Body::Send(s) | Body::Recv(s) | Body::Drop(s) = &event.body {
+        if let Some(note) = &s.note {
+            row.text.push_str(&format!("  ({note})"));
+        }
+    }
     row
 }
 

@@ -404,6 +404,11 @@ fn describe(scene: &Scene, arrow: &Arrow, seg: &Segment) -> String {
     if !seg.options.is_empty() {
         text.push_str(&format!(" [{}]", seg.options));
     }
+    if let Some(note) = &seg.note {
+        // The label's relative numbers count from another connection's ISNs: say so
+        // where the absolute ones are.
+        text.push_str(&format!(" ({note})"));
+    }
     if let Some((host, t)) = at(arrow.send) {
         text.push_str(&format!("; sent by {host} at {t}"));
     }
