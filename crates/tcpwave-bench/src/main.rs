@@ -71,8 +71,13 @@ fn engine<'a>(arg: Option<&'a String>, case: &str, known: &[&str]) -> Result<&'a
     }
 }
 
-const TCPWAVE_ENGINES: [&str; 2] = ["tcpwave", "tcpwave-checksums"];
-const SMOLTCP_ENGINES: [&str; 2] = ["smoltcp", "smoltcp-checksums"];
+/// The in-process engines: tcpwave and smoltcp, checksums offloaded or computed.
+const ENGINES: [&str; 4] = [
+    "tcpwave",
+    "tcpwave-checksums",
+    "smoltcp",
+    "smoltcp-checksums",
+];
 const LIFECYCLE_ENGINES: [&str; 6] = [
     "tcpwave",
     "tcpwave-checksums",
@@ -80,12 +85,6 @@ const LIFECYCLE_ENGINES: [&str; 6] = [
     "smoltcp",
     "smoltcp-checksums",
     "kernel",
-];
-const BULK_ENGINES: [&str; 4] = [
-    "tcpwave",
-    "tcpwave-checksums",
-    "smoltcp",
-    "smoltcp-checksums",
 ];
 /// Parked connections beyond this take minutes to set up and gigabytes of memory.
 const PARKED_MAX: u64 = 10_000_000;
@@ -163,20 +162,18 @@ fn dispatch(
             cases::time_wait_memory(number_in(args.get(1), "N", 1..=max)?)
         }
         "idle-memory" => {
-            let known = [TCPWAVE_ENGINES, SMOLTCP_ENGINES].concat();
-            let engine = engine(args.get(1), "idle-memory", &known)?;
+            let engine = engine(args.get(1), "idle-memory", &ENGINES)?;
             cases::idle_memory(engine, number_in(args.get(2), "N", 1..=PARKED_MAX)?)
         }
         "bulk" => {
-            let engine = engine(args.get(1), "bulk", &BULK_ENGINES)?;
+            let engine = engine(args.get(1), "bulk", &ENGINES)?;
             // The engine's own range (Config "mss"): Linux's TCP_MIN_MSS to loopback's MSS.
             let mss = number_in(args.get(2), "MSS", 88..=65495)? as u16;
             cases::bulk(engine, mss, number_in(args.get(3), "BYTES", 1..=1 << 40)?)
         }
         "timers" => cases::timers(number_in(args.get(1), "N", 1..=PARKED_MAX)?),
         "callgrind-lifecycles" => {
-            let known = [TCPWAVE_ENGINES, SMOLTCP_ENGINES].concat();
-            let engine = engine(args.get(1), "callgrind", &known)?;
+            let engine = engine(args.get(1), "callgrind", &ENGINES)?;
             let count = number_in(args.get(2), "N", 1..=PARKED_MAX)?;
             match engine {
                 "tcpwave" | "tcpwave-checksums" => {
