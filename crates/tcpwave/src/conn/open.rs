@@ -15,7 +15,7 @@ const DEFAULT_PEER_MSS: u16 = 536;
 /// Linux's quick-ACK budget after the handshake (`TCP_MAX_QUICKACKS`).
 const QUICK_ACKS: u32 = 16;
 /// Room the timestamp option takes in every segment (RFC 7323: 10 bytes + 2 NOPs).
-pub(super) const TIMESTAMP_OPTION_LEN: u16 = 12;
+const TIMESTAMP_OPTION_LEN: u16 = 12;
 
 impl Conn {
     /// Active open: the SYN goes out at the next poll and the state is SYN-SENT.
@@ -65,13 +65,16 @@ impl Conn {
         self.sack_ok = cfg.tcp_sack && peer.sack_permitted;
         self.ts_ok = cfg.tcp_timestamps && peer.timestamps.is_some();
         let peer_mss = peer.mss.unwrap_or(DEFAULT_PEER_MSS);
-        let mut mss = peer_mss.min(cfg.mss);
-        if self.ts_ok {
-            mss = mss.saturating_sub(TIMESTAMP_OPTION_LEN);
-        }
-        self.mss = mss.max(64);
+        self.mss = self.less_timestamps(peer_mss.min(cfg.mss)).max(64);
         self.cc = super::congestion::NewReno::new(cfg.initial_cwnd_segments, self.mss as u32);
         self.init_rcv_mss(cfg);
+    }
+
+    /// A segment size less the room the timestamp option takes in every segment, once
+    /// it was negotiated (RFC 7323 §3.2; Linux subtracts TCPOLEN_TSTAMP_ALIGNED).
+    pub(super) fn less_timestamps(&self, mss: u16) -> u16 {
+        let ts_len = if self.ts_ok { TIMESTAMP_OPTION_LEN } else { 0 };
+        mss.saturating_sub(ts_len)
     }
 
     /// RFC 7323 §4.3 (2): remember the peer's TSval when the segment covers

@@ -22,7 +22,6 @@
 //! - Growth on out-of-order segments (`tcp_data_queue_ofo` calls `tcp_grow_window` when
 //!   SACK is on) and the memory-pressure paths are not modelled.
 
-use super::open::TIMESTAMP_OPTION_LEN;
 use super::Conn;
 use crate::config::Config;
 
@@ -64,8 +63,7 @@ impl Conn {
     /// enabled flows before the call to tcp_init_transfer()"; earlier a server's
     /// window_clamp was computed with 1460). The interop test sees 1448 on a 6.18 kernel.
     fn advmss(&self, cfg: &Config) -> u32 {
-        let ts_len = if self.ts_ok { TIMESTAMP_OPTION_LEN } else { 0 };
-        u32::from(cfg.mss.saturating_sub(ts_len))
+        u32::from(self.less_timestamps(cfg.mss))
     }
 
     /// The largest window we will ever offer: Linux `tp->window_clamp` as
@@ -180,8 +178,7 @@ impl Conn {
         // 1460, 65160 with timestamps). The segments counted are the ones the peer sends
         // us, so the MSS is the one we announce, less the timestamp option; a space of
         // one MSS or less is offered whole.
-        let ts_len = if self.ts_ok { TIMESTAMP_OPTION_LEN } else { 0 };
-        let mss = u32::from(our_mss.saturating_sub(ts_len).max(1));
+        let mss = u32::from(self.less_timestamps(our_mss).max(1));
         let space = wnd.min(65535);
         let field = if space > mss {
             space / mss * mss
