@@ -164,7 +164,7 @@ fn check_settings(settings: &[String]) -> anyhow::Result<Vec<String>> {
         let Some((knob, value)) = setting.split_once('=') else {
             bail!(
                 "--set `{setting}`: expected KNOB=VALUE, e.g. --set msl_ms=0; valid knobs: {}",
-                knob_names()
+                tcpwave::Config::knob_names()
             );
         };
         let knob = knob.trim();
@@ -172,7 +172,7 @@ fn check_settings(settings: &[String]) -> anyhow::Result<Vec<String>> {
             match error {
                 tcpwave::ConfigError::UnknownKnob { .. } => bail!(
                     "--set {setting}: unknown knob `{knob}`; valid knobs: {}",
-                    knob_names()
+                    tcpwave::Config::knob_names()
                 ),
                 other => bail!("--set {setting}: {other}"),
             }
@@ -189,12 +189,6 @@ fn check_settings(settings: &[String]) -> anyhow::Result<Vec<String>> {
         );
     }
     Ok(checked)
-}
-
-/// Every knob `--set` takes, comma separated (`tcpwave::KNOBS`).
-fn knob_names() -> String {
-    let names: Vec<&str> = tcpwave::config::KNOBS.iter().map(|k| k.name).collect();
-    names.join(", ")
 }
 
 /// Typos a "did you mean" covers: a dropped, added, swapped or changed character or two.
